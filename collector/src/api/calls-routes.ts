@@ -1,0 +1,149 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { FastifyInstance, preHandlerAsyncHookHandler } from "fastify";
+import { z } from "zod";
+import { ERR_NOT_FOUND } from "../errors.js";
+import { hexId, JSON_OUTPUT_SETTINGS, parseOrThrow, timeParam } from "./query-params.js";
+
+const callsQuery = z.object({
+  trace_id: hexId(32).optional(),
+  team: z.string().max(256).optional(),
+  project: z.string().max(256).optional(),
+  model: z.string().max(256).optional(),
+  provider: z.string().max(256).optional(),
+  status: z.enum(["ok", "error", "cancelled"]).optional(),
+  user_id: z.string().max(512).optional(),
+  session_id: z.string().max(512).optional(),
+  source: z.enum(["sdk", "proxy", "otlp"]).optional(),
+  from: timeParam,
+  to: timeParam,
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  include_content: z.enum(["0", "1", "true", "false"]).optional(),
+});
+
+/** Columns of llm_calls returned by the API (content optional: it can be large). */
+const META_COLUMNS =
+  "timestamp, trace_id, span_id, parent_span_id, service, environment, team, project, user_id, session_id, feature, source, convention, provider, operation, request_model, response_model, response_id, prompt_name, prompt_version, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, cost_usd, reported_cost_usd, priced, price_id, duration_ms, ttft_ms, streamed, status, error_type, finish_reason, http_status, request_params, redacted, cache_hit, tags";
+
+export function registerCallsRoutes(
+  app: FastifyInstance,
+  deps: { client: ClickHouseClient; database: string; auth: preHandlerAsyncHookHandler | undefined },
+): void {
+  const { client, database: db } = deps;
+  const preHandler = deps.auth ? [deps.auth] : [];
+
+  app.get("/api/v1/calls", { preHandler }, async (request) => {
+    const q = parseOrThrow(callsQuery, request.query);
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    const eq = (column: string, value: string | undefined, type = "String") => {
+      if (value === undefined) return;
+      where.push(`${column} = {${column}:${type}}`);
+      params[column] = value;
+    };
+    eq("trace_id", q.trace_id);
+    eq("team", q.team);
+    eq("project", q.project);
+    eq("provider", q.provider);
+    eq("status", q.status);
+    eq("user_id", q.user_id);
+    eq("session_id", q.session_id);
+    eq("source", q.source);
+    if (q.model !== undefined) {
+      where.push("(request_model = {model:String} OR response_model = {model:String})");
+      params["model"] = q.model;
+    }
+    if (q.from !== undefined) {
+      where.push("timestamp >= fromUnixTimestamp64Micro({from:Int64}, 'UTC')");
+      params["from"] = q.from;
+    }
+    if (q.to !== undefined) {
+      where.push("timestamp < fromUnixTimestamp64Micro({to:Int64}, 'UTC')");
+      params["to"] = q.to;
+    }
+    params["limit"] = q.limit;
+    const content = q.include_content === "1" || q.include_content === "true" || q.trace_id !== undefined;
+    const rs = await client.query({
+      query: `SELECT ${META_COLUMNS}${content ? ", input, output" : ""} FROM ${db}.llm_calls${
+        where.length ? ` WHERE ${where.join(" AND ")}` : ""
+      } ORDER BY timestamp DESC LIMIT {limit:UInt32}`,
+      query_params: params,
+      format: "JSONEachRow",
+      clickhouse_settings: JSON_OUTPUT_SETTINGS,
+    });
+    return { calls: await rs.json() };
+  });
+
+  app.get("/api/v1/traces/:trace_id", { preHandler }, async (request) => {
+    const { trace_id } = parseOrThrow(z.object({ trace_id: hexId(32) }), request.params);
+    const query = async (sql: string) => {
+      const rs = await client.query({
+        query: sql,
+        query_params: { trace_id },
+        format: "JSONEachRow",
+        clickhouse_settings: JSON_OUTPUT_SETTINGS,
+      });
+      return rs.json<Record<string, unknown>>();
+    };
+    const [spans, calls, scores] = await Promise.all([
+      query(
+        `SELECT timestamp, end_timestamp, trace_id, span_id, parent_span_id, name, kind, service, scope_name, status_code, status_message, duration_ms, convention, operation, is_llm_call, attributes, resource_attributes, events FROM ${db}.spans WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
+      ),
+      query(
+        `SELECT ${META_COLUMNS}, input, output FROM ${db}.llm_calls WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
+      ),
+      query(
+        `SELECT timestamp, score_id, trace_id, span_id, name, value, label, source, comment, data_type FROM ${db}.scores FINAL WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
+      ),
+    ]);
+    if (spans.length === 0 && calls.length === 0 && scores.length === 0) {
+      throw ERR_NOT_FOUND(`trace ${trace_id} not found`);
+    }
+    return { trace_id, spans, calls, scores, tree: buildTree(spans, calls, scores) };
+  });
+}
+
+interface TreeNode {
+  span_id: string;
+  name: string;
+  operation: string;
+  start: unknown;
+  duration_ms: unknown;
+  status_code: unknown;
+  call: Record<string, unknown> | null;
+  scores: Record<string, unknown>[];
+  children: TreeNode[];
+}
+
+/** Nests spans under their parents, attaching each model call and score to its span. */
+function buildTree(
+  spans: Record<string, unknown>[],
+  calls: Record<string, unknown>[],
+  scores: Record<string, unknown>[],
+): TreeNode[] {
+  const nodes = new Map<string, TreeNode>();
+  const callBySpan = new Map(calls.map((c) => [String(c["span_id"]), c]));
+  for (const s of spans) {
+    const id = String(s["span_id"]);
+    nodes.set(id, {
+      span_id: id,
+      name: String(s["name"]),
+      operation: String(s["operation"] ?? ""),
+      start: s["timestamp"],
+      duration_ms: s["duration_ms"],
+      status_code: s["status_code"],
+      call: callBySpan.get(id) ?? null,
+      scores: [],
+      children: [],
+    });
+  }
+  for (const sc of scores) nodes.get(String(sc["span_id"]))?.scores.push(sc);
+  const roots: TreeNode[] = [];
+  for (const s of spans) {
+    const node = nodes.get(String(s["span_id"]));
+    if (!node) continue;
+    const parent = nodes.get(String(s["parent_span_id"]));
+    if (parent && parent !== node) parent.children.push(node);
+    else roots.push(node);
+  }
+  return roots;
+}

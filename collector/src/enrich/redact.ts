@@ -1,0 +1,63 @@
+import type { Config } from "../config/schema.js";
+
+/**
+ * Redaction applied to prompt and response content before it is stored. Patterns are kept
+ * deliberately conservative (few false positives on ordinary prose); card numbers are checked
+ * with the Luhn sum so order numbers and timestamps survive.
+ */
+
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// International or North-American style numbers with separators; needs 9+ digits in total.
+const PHONE = /(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}(?![\w])/g;
+const CARD = /(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)/g;
+// Provider keys, bearer tokens, cloud keys, JWTs, and tokenmeter virtual keys.
+const SECRET =
+  /\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}|tm_[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})|(?<=\bBearer\s)[A-Za-z0-9._~+/-]{16,}=*/g;
+
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+export type Redactor = (text: string) => { text: string; redacted: boolean };
+
+export function createRedactor(config: Config["redaction"]): Redactor {
+  if (!config.enabled) return (text) => ({ text, redacted: false });
+  const extra = config.patterns.map((p) => new RegExp(p, "g"));
+  return (text: string) => {
+    if (text.length === 0) return { text, redacted: false };
+    let out = text;
+    let hit = false;
+    const replace = (re: RegExp, label: string, check?: (m: string) => boolean) => {
+      re.lastIndex = 0;
+      if (!re.test(out)) return;
+      re.lastIndex = 0;
+      out = out.replace(re, (m) => {
+        if (check && !check(m)) return m;
+        hit = true;
+        return `[REDACTED_${label}]`;
+      });
+    };
+    if (config.secrets) replace(SECRET, "SECRET");
+    if (config.emails) replace(EMAIL, "EMAIL");
+    if (config.cardNumbers) {
+      replace(CARD, "CARD", (m) => {
+        const digits = m.replace(/[ -]/g, "");
+        return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
+      });
+    }
+    if (config.phoneNumbers) replace(PHONE, "PHONE");
+    for (const re of extra) replace(re, "CUSTOM");
+    return { text: out, redacted: hit };
+  };
+}

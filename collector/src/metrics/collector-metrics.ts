@@ -1,0 +1,174 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { LlmCallRow } from "../storage/rows.js";
+import { LabelLimiter } from "./label-limiter.js";
+
+// Bucket boundaries advised by the OTel GenAI metrics conventions, in seconds.
+const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+
+const CALL_LABELS = ["provider", "model", "team", "status", "source"] as const;
+
+/**
+ * Every metric tokenmeter exposes on /metrics, in its own registry (no global state, so tests
+ * can build several collectors in one process). Labels are low-cardinality by construction:
+ * provider, model and team pass through LabelLimiter; never user ids, prompts or trace ids.
+ */
+export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMetrics?: boolean }) {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "tokenmeter_process_" });
+  const models = new LabelLimiter(opts.maxLabelValues);
+  const teams = new LabelLimiter(opts.maxLabelValues);
+  const providers = new LabelLimiter(opts.maxLabelValues);
+  const errorTypes = new LabelLimiter(opts.maxLabelValues);
+
+  const calls = new Counter({
+    name: "tokenmeter_llm_calls_total",
+    help: "Model calls recorded.",
+    labelNames: CALL_LABELS,
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: "tokenmeter_llm_tokens_total",
+    help: "Tokens recorded, by kind (input includes cached; output includes reasoning).",
+    labelNames: ["provider", "model", "team", "kind"],
+    registers: [registry],
+  });
+  const cost = new Counter({
+    name: "tokenmeter_llm_cost_usd_total",
+    help: "Computed cost of priced calls in USD.",
+    labelNames: ["provider", "model", "team"],
+    registers: [registry],
+  });
+  const unpriced = new Counter({
+    name: "tokenmeter_llm_unpriced_calls_total",
+    help: "Calls whose model has no price in the catalog (cost unknown, never counted as $0).",
+    labelNames: ["provider", "model", "team"],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "tokenmeter_llm_errors_total",
+    help: "Model calls that ended in error, by error type.",
+    labelNames: ["provider", "model", "team", "error_type"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "tokenmeter_llm_call_duration_seconds",
+    help: "Model call duration (gen_ai.client.operation.duration).",
+    labelNames: ["provider", "model", "team", "status", "source"],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const ttft = new Histogram({
+    name: "tokenmeter_llm_time_to_first_token_seconds",
+    help: "Time to first token of streamed calls.",
+    labelNames: ["provider", "model", "team", "source"],
+    buckets: TTFT_BUCKETS,
+    registers: [registry],
+  });
+  const tokenUsage = new Histogram({
+    name: "tokenmeter_llm_token_usage",
+    help: "Tokens per call (gen_ai.client.token.usage), by type input/output.",
+    labelNames: ["provider", "model", "type"],
+    buckets: TOKEN_BUCKETS,
+    registers: [registry],
+  });
+
+  const pipeline = {
+    spansReceived: new Counter({
+      name: "tokenmeter_spans_received_total",
+      help: "Spans received on /v1/traces (and log records on /v1/logs), by signal.",
+      labelNames: ["signal"],
+      registers: [registry],
+    }),
+    spansRejected: new Counter({
+      name: "tokenmeter_spans_rejected_total",
+      help: "Spans or requests rejected, by reason.",
+      labelNames: ["signal", "reason"],
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: "tokenmeter_ingest_requests_total",
+      help: "Ingest requests, by signal and HTTP status.",
+      labelNames: ["signal", "code"],
+      registers: [registry],
+    }),
+    batchRows: new Histogram({
+      name: "tokenmeter_batch_rows",
+      help: "Rows per ClickHouse insert.",
+      labelNames: ["table"],
+      buckets: [1, 10, 100, 1000, 5000, 10000, 20000, 50000],
+      registers: [registry],
+    }),
+    insertSeconds: new Histogram({
+      name: "tokenmeter_insert_duration_seconds",
+      help: "ClickHouse insert latency.",
+      labelNames: ["table"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    insertErrors: new Counter({
+      name: "tokenmeter_insert_errors_total",
+      help: "ClickHouse inserts that failed (their batch went to the spool).",
+      labelNames: ["table"],
+      registers: [registry],
+    }),
+    queueRows: new Gauge({
+      name: "tokenmeter_queue_rows",
+      help: "Rows waiting in memory for a ClickHouse insert.",
+      registers: [registry],
+    }),
+    spoolBytes: new Gauge({
+      name: "tokenmeter_spool_bytes",
+      help: "Bytes in the disk spool waiting for replay.",
+      registers: [registry],
+    }),
+    spoolBatches: new Gauge({
+      name: "tokenmeter_spool_batches",
+      help: "Batches in the disk spool waiting for replay.",
+      registers: [registry],
+    }),
+    rowsWritten: new Counter({
+      name: "tokenmeter_rows_written_total",
+      help: "Rows written to ClickHouse, by table.",
+      labelNames: ["table"],
+      registers: [registry],
+    }),
+    telemetryDropped: new Counter({
+      name: "tokenmeter_telemetry_dropped_total",
+      help: "Telemetry lost before reaching storage (bounded buffers full), by component.",
+      labelNames: ["component"],
+      registers: [registry],
+    }),
+  };
+
+  /** Updates the call metrics for one stored call row. */
+  function recordCall(row: LlmCallRow): void {
+    const provider = providers.value(row.provider);
+    const model = models.value(row.response_model || row.request_model);
+    const team = teams.value(row.team);
+    calls.inc({ provider, model, team, status: row.status, source: row.source });
+    duration.observe({ provider, model, team, status: row.status, source: row.source }, row.duration_ms / 1000);
+    if (row.ttft_ms !== null) ttft.observe({ provider, model, team, source: row.source }, row.ttft_ms / 1000);
+    if (row.input_tokens) {
+      tokens.inc({ provider, model, team, kind: "input" }, row.input_tokens);
+      tokenUsage.observe({ provider, model, type: "input" }, row.input_tokens);
+    }
+    if (row.output_tokens) {
+      tokens.inc({ provider, model, team, kind: "output" }, row.output_tokens);
+      tokenUsage.observe({ provider, model, type: "output" }, row.output_tokens);
+    }
+    if (row.cache_read_tokens) tokens.inc({ provider, model, team, kind: "cache_read" }, row.cache_read_tokens);
+    if (row.cache_write_tokens) tokens.inc({ provider, model, team, kind: "cache_write" }, row.cache_write_tokens);
+    if (row.reasoning_tokens) tokens.inc({ provider, model, team, kind: "reasoning" }, row.reasoning_tokens);
+    if (row.priced && row.cost_usd !== null) cost.inc({ provider, model, team }, Number(row.cost_usd));
+    else unpriced.inc({ provider, model, team });
+    if (row.status === "error") {
+      errors.inc({ provider, model, team, error_type: errorTypes.value(row.error_type || "_OTHER") });
+    }
+  }
+
+  return { registry, recordCall, pipeline };
+}
+
+export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;

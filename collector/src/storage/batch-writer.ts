@@ -1,0 +1,254 @@
+import { randomUUID } from "node:crypto";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { ERR_BACKPRESSURE, ERR_UNAVAILABLE } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { Spool, SpooledBatch } from "./spool.js";
+
+export interface BatchWriterOptions {
+  client: ClickHouseClient;
+  database: string;
+  spool: Spool;
+  maxRows: number;
+  maxDelayMs: number;
+  maxQueueRows: number;
+  maxSpoolBytes: number;
+  metrics?: CollectorMetrics;
+  logger?: Logger;
+  /** First and longest wait between replay attempts while storage is down. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+interface Pending {
+  rows: unknown[];
+  /** Resolvers of callers waiting until their rows are durable (in ClickHouse or the spool). */
+  waiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
+}
+
+/**
+ * Buffers rows per table and writes them in batches, by size or age. A batch ClickHouse refuses
+ * goes to the disk spool and is replayed in order once storage answers again; while anything is
+ * spooled, new batches queue behind it so order holds. Each batch carries a deduplication token
+ * that travels with it into the spool, so a replay after an ambiguous failure writes it once.
+ *
+ * `write()` resolves when the rows are durable: that is when ingest may answer 200.
+ */
+export class BatchWriter {
+  readonly #o: Required<Omit<BatchWriterOptions, "metrics" | "logger">> &
+    Pick<BatchWriterOptions, "metrics" | "logger">;
+  readonly #pending = new Map<string, Pending>();
+  #queued = 0;
+  #timer: NodeJS.Timeout | undefined;
+  /** Tail of the chain of flushes: batches are written one at a time, in order. */
+  #chain: Promise<void> = Promise.resolve();
+  #storageDown = false;
+  #replayTimer: NodeJS.Timeout | undefined;
+  #retryMs: number;
+  #closed = false;
+
+  constructor(options: BatchWriterOptions) {
+    this.#o = { retryMinMs: 250, retryMaxMs: 10_000, ...options };
+    this.#retryMs = this.#o.retryMinMs;
+  }
+
+  /** Rows in memory across tables. */
+  get queuedRows(): number {
+    return this.#queued;
+  }
+
+  /** True while ClickHouse is failing and batches go to the spool. */
+  get degraded(): boolean {
+    return this.#storageDown || this.#o.spool.size > 0;
+  }
+
+  /**
+   * Throws a coded 429/503 error when `rows` more rows cannot be taken now. Ingest calls this
+   * before doing any work, so a refused request costs little.
+   */
+  admit(rows: number): void {
+    if (this.#closed) throw ERR_UNAVAILABLE("tokenmeter is shutting down", { retryAfter: 5 });
+    if (this.#queued + rows > this.#o.maxQueueRows) {
+      throw ERR_BACKPRESSURE(`write queue full (${this.#queued} rows waiting); retry later`, { retryAfter: 1 });
+    }
+    if (this.#o.spool.bytes >= this.#o.maxSpoolBytes) {
+      throw ERR_UNAVAILABLE("storage is unavailable and the disk spool is full; retry later", { retryAfter: 30 });
+    }
+  }
+
+  /** Queues rows for `table`, resolving once they are in ClickHouse or in the spool. */
+  write(table: string, rows: unknown[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#enqueue(table, rows, { resolve, reject });
+    });
+  }
+
+  /** Queues rows without waiting for durability (in-process producers such as the proxy). */
+  enqueue(table: string, rows: unknown[]): void {
+    if (rows.length === 0) return;
+    this.#enqueue(table, rows, undefined);
+  }
+
+  #enqueue(table: string, rows: unknown[], waiter: Pending["waiters"][number] | undefined): void {
+    let p = this.#pending.get(table);
+    if (!p) {
+      p = { rows: [], waiters: [] };
+      this.#pending.set(table, p);
+    }
+    for (const r of rows) p.rows.push(r);
+    if (waiter) p.waiters.push(waiter);
+    this.#queued += rows.length;
+    this.#o.metrics?.pipeline.queueRows.set(this.#queued);
+    if (p.rows.length >= this.#o.maxRows) {
+      this.#cut(table);
+    } else if (!this.#timer) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        for (const t of [...this.#pending.keys()]) this.#cut(t);
+      }, this.#o.maxDelayMs);
+    }
+  }
+
+  /** Takes the table's pending rows as one batch and chains its write. */
+  #cut(table: string): void {
+    const p = this.#pending.get(table);
+    if (!p || p.rows.length === 0) return;
+    this.#pending.delete(table);
+    const token = randomUUID();
+    this.#chain = this.#chain.then(() => this.#writeBatch(table, token, p));
+  }
+
+  async #writeBatch(table: string, token: string, p: Pending): Promise<void> {
+    const n = p.rows.length;
+    try {
+      if (this.degraded) {
+        await this.#spoolBatch(table, token, p.rows);
+        this.#scheduleReplay();
+      } else {
+        try {
+          await this.#insert(table, token, p.rows, n);
+        } catch (err) {
+          this.#markDown(table, err);
+          await this.#spoolBatch(table, token, p.rows);
+          this.#scheduleReplay();
+        }
+      }
+      for (const w of p.waiters) w.resolve();
+    } catch (err) {
+      // Neither ClickHouse nor the disk took the batch: callers get an error (ingest answers 503).
+      this.#o.logger?.error({ err, table, rows: n }, "batch lost: storage and spool both failed");
+      this.#o.metrics?.pipeline.telemetryDropped.inc({ component: "batch_writer" }, n);
+      const e = ERR_UNAVAILABLE("storage and disk spool both failed", { cause: err, retryAfter: 5 });
+      for (const w of p.waiters) w.reject(e);
+    } finally {
+      this.#queued -= n;
+      this.#o.metrics?.pipeline.queueRows.set(this.#queued);
+    }
+  }
+
+  async #insert(table: string, token: string, values: unknown[] | string, rows: number): Promise<void> {
+    const started = performance.now();
+    const clickhouse_settings = { insert_deduplication_token: token, insert_deduplicate: 1 } as const;
+    if (typeof values === "string") {
+      // Spooled rows are already JSONEachRow text: send them as the INSERT's data, unparsed.
+      await this.#o.client.command({
+        query: `INSERT INTO ${this.#o.database}.${table} FORMAT JSONEachRow\n${values}`,
+        clickhouse_settings,
+      });
+    } else {
+      await this.#o.client.insert({
+        table: `${this.#o.database}.${table}`,
+        values,
+        format: "JSONEachRow",
+        clickhouse_settings,
+      });
+    }
+    const m = this.#o.metrics?.pipeline;
+    if (m) {
+      m.insertSeconds.observe({ table }, (performance.now() - started) / 1000);
+      m.batchRows.observe({ table }, rows);
+      m.rowsWritten.inc({ table }, rows);
+    }
+  }
+
+  async #spoolBatch(table: string, token: string, rows: unknown[]): Promise<void> {
+    let body = "";
+    for (const r of rows) body += `${JSON.stringify(r)}\n`;
+    await this.#o.spool.append(table, token, rows.length, body);
+    this.#updateSpoolGauges();
+  }
+
+  #markDown(table: string, err: unknown): void {
+    this.#o.metrics?.pipeline.insertErrors.inc({ table });
+    if (!this.#storageDown) {
+      this.#o.logger?.warn({ err: { message: (err as Error).message }, table }, "ClickHouse insert failed; spooling");
+    }
+    this.#storageDown = true;
+  }
+
+  #updateSpoolGauges(): void {
+    const m = this.#o.metrics?.pipeline;
+    if (!m) return;
+    m.spoolBytes.set(this.#o.spool.bytes);
+    m.spoolBatches.set(this.#o.spool.size);
+  }
+
+  #scheduleReplay(): void {
+    if (this.#replayTimer || this.#closed) return;
+    this.#replayTimer = setTimeout(() => {
+      this.#replayTimer = undefined;
+      this.#chain = this.#chain.then(() => this.#replayOnce());
+    }, this.#retryMs);
+    this.#replayTimer.unref();
+  }
+
+  /** Replays spooled batches oldest first until the spool is empty or an insert fails. */
+  async #replayOnce(): Promise<void> {
+    let batch: SpooledBatch | undefined = await this.#o.spool.peek();
+    while (batch) {
+      try {
+        await this.#insert(batch.table, batch.token, batch.body, batch.rows);
+      } catch (err) {
+        this.#markDown(batch.table, err);
+        this.#retryMs = Math.min(this.#retryMs * 2, this.#o.retryMaxMs);
+        this.#scheduleReplay();
+        return;
+      }
+      await this.#o.spool.remove(batch);
+      this.#updateSpoolGauges();
+      batch = await this.#o.spool.peek();
+    }
+    if (this.#storageDown) this.#o.logger?.info("ClickHouse is back; spool replayed");
+    this.#storageDown = false;
+    this.#retryMs = this.#o.retryMinMs;
+  }
+
+  /** Starts replaying anything a previous run left in the spool. */
+  async start(): Promise<void> {
+    await this.#o.spool.ready();
+    this.#updateSpoolGauges();
+    if (this.#o.spool.size > 0) {
+      this.#chain = this.#chain.then(() => this.#replayOnce());
+      await this.#chain;
+    }
+  }
+
+  /** Writes everything queued so far (to ClickHouse, or the spool) and waits for it. */
+  async flush(): Promise<void> {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    for (const t of [...this.#pending.keys()]) this.#cut(t);
+    await this.#chain;
+  }
+
+  /** Drains and stops. Spooled batches stay on disk for the next start. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    if (this.#replayTimer) clearTimeout(this.#replayTimer);
+    this.#replayTimer = undefined;
+  }
+}

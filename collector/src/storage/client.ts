@@ -1,0 +1,87 @@
+import { type ClickHouseClient, type ClickHouseClientConfigOptions, createClient } from "@clickhouse/client";
+import type { Config } from "../config/schema.js";
+import { ERR_DATA_DIR_LOCKED, ERR_STORAGE } from "../errors.js";
+
+/** ClickHouse error code when another process holds the embedded data directory. */
+const CANNOT_LOCK_FILE = 76;
+
+export interface StorageClient {
+  client: ClickHouseClient;
+  /** "embedded" (chdb in this process) or "server" (ClickHouse over HTTP). */
+  backend: "embedded" | "server";
+  database: string;
+  close(): Promise<void>;
+}
+
+function clickhouseCode(err: unknown): number | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const rec = cur as { clickhouseCode?: unknown; code?: unknown; cause?: unknown; message?: unknown };
+    if (typeof rec.clickhouseCode === "number") return rec.clickhouseCode;
+    if (typeof rec.code === "string" && /^\d+$/.test(rec.code)) return Number(rec.code);
+    if (typeof rec.message === "string") {
+      const m = /Code: (\d+)\./.exec(rec.message);
+      if (m?.[1]) return Number(m[1]);
+    }
+    cur = rec.cause;
+  }
+  return undefined;
+}
+
+/** True when the error is the embedded engine refusing a data directory another process holds. */
+export function isDataDirLocked(err: unknown): boolean {
+  return clickhouseCode(err) === CANNOT_LOCK_FILE;
+}
+
+/**
+ * Opens storage: a ClickHouse server when `storage.clickhouseUrl` is set, otherwise embedded
+ * ClickHouse (chdb) on `storage.dataDir`. Both are driven through @clickhouse/client, so every
+ * query in tokenmeter runs unchanged on either.
+ */
+export async function openStorage(config: Config): Promise<StorageClient> {
+  const { storage } = config;
+  if (storage.clickhouseUrl) {
+    const client = createClient({
+      url: storage.clickhouseUrl,
+      username: storage.clickhouseUser,
+      password: storage.clickhousePassword,
+      request_timeout: 30_000,
+      compression: { request: true, response: true },
+    });
+    return { client, backend: "server", database: storage.database, close: () => client.close() };
+  }
+  const { mkdirSync } = await import("node:fs");
+  const { resolve } = await import("node:path");
+  const path = resolve(storage.dataDir);
+  mkdirSync(path, { recursive: true });
+  // chdb is loaded only when the embedded backend is used: a server deployment never maps it.
+  const { createChdbConnection } = await import("chdb/connection");
+  let connection: ReturnType<typeof createChdbConnection>;
+  try {
+    connection = createChdbConnection({ path });
+  } catch (err) {
+    throw storageOpenError(err, path);
+  }
+  // chdb re-exports the Connection type from @clickhouse/client-common, which the client bundles
+  // under its own path: the shapes are identical, the declarations are not.
+  const client = createClient({
+    connection: connection as unknown as NonNullable<ClickHouseClientConfigOptions["connection"]>,
+  });
+  try {
+    await client.command({ query: "SELECT 1" });
+  } catch (err) {
+    await client.close().catch(() => {});
+    throw storageOpenError(err, path);
+  }
+  return { client, backend: "embedded", database: storage.database, close: () => client.close() };
+}
+
+function storageOpenError(err: unknown, path: string) {
+  if (isDataDirLocked(err)) {
+    return ERR_DATA_DIR_LOCKED(
+      `the data directory ${path} is held by another tokenmeter process; stop it, point TOKENMETER_DATA_DIR elsewhere, or let the CLI talk to the running server`,
+      { cause: err },
+    );
+  }
+  return ERR_STORAGE(`cannot open embedded ClickHouse at ${path}: ${(err as Error).message}`, { cause: err });
+}

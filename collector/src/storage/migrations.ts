@@ -1,0 +1,230 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+
+/**
+ * Versioned, idempotent schema migrations. Each migration renders its DDL for the deployment
+ * shape (single node or cluster) and runs once; the versions applied are recorded in
+ * `schema_migrations`. Statements use IF NOT EXISTS so a migration interrupted half-way can
+ * simply run again.
+ */
+
+export interface SchemaContext {
+  database: string;
+  /** ON CLUSTER target; Replicated engines and Distributed tables when set. */
+  cluster?: string | undefined;
+  /** Days to keep input/output content; 0 = forever. */
+  contentRetentionDays: number;
+  /** Days to keep rows; 0 = forever. */
+  retentionDays: number;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements(ctx: SchemaContext): string[];
+}
+
+/** `ON CLUSTER x` or "". */
+export function onCluster(ctx: SchemaContext): string {
+  return ctx.cluster ? ` ON CLUSTER ${ctx.cluster}` : "";
+}
+
+/**
+ * The engine clause for a table. On a cluster the data lives in `<table>_local` with a
+ * Replicated engine, and `<table>` is a Distributed table over it (see tableStatements).
+ */
+export function engine(ctx: SchemaContext, table: string, kind = "MergeTree", args = ""): string {
+  if (!ctx.cluster) return `${kind}(${args})`;
+  const path = `'/clickhouse/tables/{shard}/${ctx.database}/${table}_local', '{replica}'`;
+  return `Replicated${kind}(${args ? `${path}, ${args}` : path})`;
+}
+
+/**
+ * CREATE TABLE statements for one logical table: a plain table on a single node; on a cluster
+ * the `_local` replicated table plus a Distributed table named as the logical one, sharded by
+ * `shardKey` so one trace stays on one shard.
+ */
+export function tableStatements(
+  ctx: SchemaContext,
+  table: string,
+  columns: string,
+  engineClause: string,
+  shardKey = "rand()",
+): string[] {
+  const db = ctx.database;
+  if (!ctx.cluster) {
+    return [`CREATE TABLE IF NOT EXISTS ${db}.${table}${onCluster(ctx)} (\n${columns}\n) ENGINE = ${engineClause}`];
+  }
+  return [
+    `CREATE TABLE IF NOT EXISTS ${db}.${table}_local${onCluster(ctx)} (\n${columns}\n) ENGINE = ${engineClause}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.${table}${onCluster(ctx)} AS ${db}.${table}_local ENGINE = Distributed(${ctx.cluster}, ${db}, ${table}_local, ${shardKey})`,
+  ];
+}
+
+/** Column TTL clause for content columns. */
+function contentTtl(ctx: SchemaContext): string {
+  return ctx.contentRetentionDays > 0 ? ` TTL toDateTime(timestamp) + toIntervalDay(${ctx.contentRetentionDays})` : "";
+}
+
+/** Table TTL clause for rows. */
+function rowTtl(ctx: SchemaContext): string {
+  return ctx.retentionDays > 0 ? `\nTTL toDateTime(timestamp) + toIntervalDay(${ctx.retentionDays})` : "";
+}
+
+// Batches carry an insert_deduplication_token, so a batch replayed from the spool after an
+// ambiguous failure is written once. Replicated tables deduplicate by default; plain MergeTree
+// needs a window.
+const DEDUP_SETTINGS = "non_replicated_deduplication_window = 10000";
+
+const llmCallsColumns = (ctx: SchemaContext) => `  timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+  trace_id String CODEC(ZSTD(1)),
+  span_id String CODEC(ZSTD(1)),
+  parent_span_id String CODEC(ZSTD(1)),
+  service LowCardinality(String),
+  environment LowCardinality(String),
+  team LowCardinality(String),
+  project LowCardinality(String),
+  user_id String CODEC(ZSTD(1)),
+  session_id String CODEC(ZSTD(1)),
+  feature LowCardinality(String),
+  source LowCardinality(String),
+  convention LowCardinality(String),
+  provider LowCardinality(String),
+  operation LowCardinality(String),
+  request_model LowCardinality(String),
+  response_model LowCardinality(String),
+  response_id String CODEC(ZSTD(1)),
+  prompt_name LowCardinality(String),
+  prompt_version LowCardinality(String),
+  input_tokens UInt64,
+  output_tokens UInt64,
+  cache_read_tokens UInt64,
+  cache_write_tokens UInt64,
+  reasoning_tokens UInt64,
+  tokens_estimated UInt8,
+  cost_usd Nullable(Decimal(18, 9)),
+  reported_cost_usd Nullable(Decimal(18, 9)),
+  priced UInt8,
+  price_id LowCardinality(String),
+  duration_ms Float64,
+  ttft_ms Nullable(Float64),
+  streamed UInt8,
+  status LowCardinality(String),
+  error_type LowCardinality(String),
+  finish_reason LowCardinality(String),
+  http_status UInt16,
+  request_params String CODEC(ZSTD(3)),
+  input String CODEC(ZSTD(3))${contentTtl(ctx)},
+  output String CODEC(ZSTD(3))${contentTtl(ctx)},
+  redacted UInt8,
+  cache_hit UInt8,
+  tags Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+  INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 4,
+  INDEX idx_user_id user_id TYPE bloom_filter(0.01) GRANULARITY 4,
+  INDEX idx_model request_model TYPE set(256) GRANULARITY 4`;
+
+const spansColumns = `  timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+  end_timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+  trace_id String CODEC(ZSTD(1)),
+  span_id String CODEC(ZSTD(1)),
+  parent_span_id String CODEC(ZSTD(1)),
+  name LowCardinality(String),
+  kind UInt8,
+  service LowCardinality(String),
+  scope_name LowCardinality(String),
+  status_code UInt8,
+  status_message String CODEC(ZSTD(1)),
+  duration_ms Float64,
+  convention LowCardinality(String),
+  operation LowCardinality(String),
+  is_llm_call UInt8,
+  attributes Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+  resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+  events String CODEC(ZSTD(3)),
+  INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 4`;
+
+const scoresColumns = `  timestamp DateTime64(6, 'UTC'),
+  score_id String,
+  trace_id String,
+  span_id String,
+  name LowCardinality(String),
+  value Nullable(Float64),
+  label String,
+  source LowCardinality(String),
+  comment String CODEC(ZSTD(3)),
+  data_type LowCardinality(String),
+  INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1`;
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "core tables: llm_calls, spans, scores",
+    statements: (ctx) => [
+      ...tableStatements(
+        ctx,
+        "llm_calls",
+        llmCallsColumns(ctx),
+        // Per-team time-range queries are the common case (spend, budgets, dashboards).
+        `${engine(ctx, "llm_calls")}\nPARTITION BY toYYYYMM(timestamp)\nORDER BY (team, project, toStartOfHour(timestamp), request_model, timestamp)${rowTtl(ctx)}\nSETTINGS ${DEDUP_SETTINGS}`,
+        "cityHash64(trace_id)",
+      ),
+      ...tableStatements(
+        ctx,
+        "spans",
+        spansColumns,
+        `${engine(ctx, "spans")}\nPARTITION BY toYYYYMM(timestamp)\nORDER BY (service, toStartOfHour(timestamp), trace_id)${rowTtl(ctx)}\nSETTINGS ${DEDUP_SETTINGS}`,
+        "cityHash64(trace_id)",
+      ),
+      ...tableStatements(
+        ctx,
+        "scores",
+        scoresColumns,
+        // A client-supplied score id makes a re-sent score replace the first one.
+        `${engine(ctx, "scores", "ReplacingMergeTree")}\nPARTITION BY toYYYYMM(timestamp)\nORDER BY (name, trace_id, score_id)${rowTtl(ctx)}\nSETTINGS ${DEDUP_SETTINGS}`,
+        "cityHash64(trace_id)",
+      ),
+    ],
+  },
+];
+
+function migrationsTable(ctx: SchemaContext): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${ctx.database}${onCluster(ctx)}`,
+    ...tableStatements(
+      ctx,
+      "schema_migrations",
+      "  version UInt32,\n  name String,\n  applied_at DateTime64(3, 'UTC') DEFAULT now64(3)",
+      `${engine(ctx, "schema_migrations", "ReplacingMergeTree")}\nORDER BY version`,
+    ),
+  ];
+}
+
+/** Every statement, in order, that a fresh install runs. For tests and `tokenmeter schema`. */
+export function renderSchema(ctx: SchemaContext, migrations: Migration[] = MIGRATIONS): string[] {
+  return [...migrationsTable(ctx), ...migrations.flatMap((m) => m.statements(ctx))];
+}
+
+/** Applies pending migrations in version order. Returns the versions applied now. */
+export async function migrate(
+  client: ClickHouseClient,
+  ctx: SchemaContext,
+  migrations: Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  for (const stmt of migrationsTable(ctx)) await client.command({ query: stmt });
+  const rs = await client.query({
+    query: `SELECT DISTINCT version FROM ${ctx.database}.schema_migrations`,
+    format: "JSONEachRow",
+  });
+  const done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
+  const applied: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue;
+    for (const stmt of m.statements(ctx)) await client.command({ query: stmt });
+    await client.insert({
+      table: `${ctx.database}.schema_migrations`,
+      values: [{ version: m.version, name: m.name }],
+      format: "JSONEachRow",
+    });
+    applied.push(m.version);
+  }
+  return applied;
+}

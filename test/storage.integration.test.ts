@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCollectorMetrics } from "../collector/src/metrics/collector-metrics.js";
+import { BatchWriter } from "../collector/src/storage/batch-writer.js";
+import type { StorageClient } from "../collector/src/storage/client.js";
+import { migrate } from "../collector/src/storage/migrations.js";
+import type { ScoreRow } from "../collector/src/storage/rows.js";
+import { Spool } from "../collector/src/storage/spool.js";
+import { embeddedStorage, tempDir } from "./helpers/embedded.js";
+
+let storage: StorageClient;
+const db = "t_storage";
+
+beforeAll(async () => {
+  ({ storage } = await embeddedStorage());
+  await migrate(storage.client, { database: db, contentRetentionDays: 30, retentionDays: 0 });
+});
+
+afterAll(async () => {
+  await storage.client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+});
+
+function score(i: number): ScoreRow {
+  return {
+    timestamp: 1_790_000_000_000_000 + i,
+    score_id: `s-${i}`,
+    trace_id: "0af7651916cd43dd8448eb211c80319c",
+    span_id: "b7ad6b7169203331",
+    name: "helpfulness",
+    value: i,
+    label: "",
+    source: "api",
+    comment: "",
+    data_type: "numeric",
+  };
+}
+
+async function count(table: string): Promise<number> {
+  const rs = await storage.client.query({ query: `SELECT count() AS n FROM ${db}.${table}`, format: "JSONEachRow" });
+  const rows = await rs.json<{ n: string | number }>();
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe("migrations", () => {
+  it("are recorded and idempotent: a second run applies nothing", async () => {
+    const again = await migrate(storage.client, { database: db, contentRetentionDays: 30, retentionDays: 0 });
+    expect(again).toEqual([]);
+    const rs = await storage.client.query({
+      query: `SELECT version FROM ${db}.schema_migrations`,
+      format: "JSONEachRow",
+    });
+    expect((await rs.json<{ version: number }>()).map((r) => Number(r.version))).toContain(1);
+  });
+});
+
+describe("batch writer", () => {
+  it("storage-down-rows-spooled-then-replayed-exactly-once", async () => {
+    const spool = new Spool(tempDir("tm-spool-"));
+    const metrics = createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false });
+    const writer = new BatchWriter({
+      client: storage.client,
+      database: db,
+      spool,
+      maxRows: 50,
+      maxDelayMs: 10,
+      maxQueueRows: 10_000,
+      maxSpoolBytes: 100 * 1024 * 1024,
+      metrics,
+      retryMinMs: 20,
+      retryMaxMs: 50,
+    });
+    await writer.start();
+    await writer.write("scores", [score(0), score(1)]);
+    expect(await count("scores")).toBe(2);
+
+    // A real outage: the table disappears from the server, so inserts fail.
+    await storage.client.command({ query: `DETACH TABLE ${db}.scores` });
+    const during = Array.from({ length: 120 }, (_, i) => score(100 + i));
+    // Acknowledged while storage is down: the rows are in the spool.
+    await writer.write("scores", during.slice(0, 60));
+    await writer.write("scores", during.slice(60));
+    expect(spool.size).toBeGreaterThan(0);
+    expect(writer.degraded).toBe(true);
+
+    await storage.client.command({ query: `ATTACH TABLE ${db}.scores` });
+    await writer.write("scores", [score(999)]);
+    for (let i = 0; i < 100 && (spool.size > 0 || writer.degraded); i++) await new Promise((r) => setTimeout(r, 20));
+    await writer.flush();
+    expect(spool.size).toBe(0);
+    expect(spool.bytes).toBe(0);
+    const rs = await storage.client.query({
+      query: `SELECT score_id, count() AS n FROM ${db}.scores GROUP BY score_id HAVING n != 1`,
+      format: "JSONEachRow",
+    });
+    expect(await rs.json()).toEqual([]);
+    expect(await count("scores")).toBe(2 + 120 + 1);
+    await writer.close();
+  });
+
+  it("replaying the same spooled batch twice writes it once (deduplication token)", async () => {
+    const spool = new Spool(tempDir("tm-spool-"));
+    const rows = [score(5000), score(5001)];
+    const body = rows.map((r) => JSON.stringify(r)).join("\n");
+    await spool.append("scores", "fixed-token-1", 2, body);
+    await spool.append("scores", "fixed-token-1", 2, body);
+    const writer = new BatchWriter({
+      client: storage.client,
+      database: db,
+      spool,
+      maxRows: 10,
+      maxDelayMs: 10,
+      maxQueueRows: 100,
+      maxSpoolBytes: 1024 * 1024,
+    });
+    const before = await count("scores");
+    await writer.start();
+    expect(spool.size).toBe(0);
+    expect(await count("scores")).toBe(before + 2);
+    await writer.close();
+  });
+
+  it("a batch left in the spool by a previous process is replayed at start", async () => {
+    const dir = tempDir("tm-spool-");
+    await new Spool(dir).append("scores", "restart-token", 1, JSON.stringify(score(7000)));
+    const spool = new Spool(dir);
+    const writer = new BatchWriter({
+      client: storage.client,
+      database: db,
+      spool,
+      maxRows: 10,
+      maxDelayMs: 10,
+      maxQueueRows: 100,
+      maxSpoolBytes: 1024 * 1024,
+    });
+    await writer.start();
+    const rs = await storage.client.query({
+      query: `SELECT count() AS n FROM ${db}.scores WHERE score_id = 's-7000'`,
+      format: "JSONEachRow",
+    });
+    expect(Number((await rs.json<{ n: number }>())[0]?.n)).toBe(1);
+    await writer.close();
+  });
+
+  it("admit() answers backpressure with a coded 429 when the queue is full", async () => {
+    const writer = new BatchWriter({
+      client: storage.client,
+      database: db,
+      spool: new Spool(tempDir("tm-spool-")),
+      maxRows: 1000,
+      maxDelayMs: 10_000,
+      maxQueueRows: 5,
+      maxSpoolBytes: 1024,
+    });
+    writer.enqueue("scores", [score(1), score(2), score(3)]);
+    expect(() => writer.admit(3)).toThrowError(
+      expect.objectContaining({ code: "TM_ERR_BACKPRESSURE", statusCode: 429 }),
+    );
+    expect(() => writer.admit(2)).not.toThrow();
+    await writer.close();
+  });
+});
