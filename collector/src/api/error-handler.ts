@@ -26,10 +26,8 @@ export function installErrorHandler(app: FastifyInstance): void {
       .send({ error: { code, message: status >= 500 ? "internal error" : err.message, cause: err.code } });
   });
   app.setNotFoundHandler((request, reply) => {
-    return reply
-      .status(404)
-      .send({
-        error: { code: "TM_ERR_NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` },
-      });
+    return reply.status(404).send({
+      error: { code: "TM_ERR_NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` },
+    });
   });
 }

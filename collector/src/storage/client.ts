@@ -1,4 +1,6 @@
 import { type ClickHouseClient, type ClickHouseClientConfigOptions, createClient } from "@clickhouse/client";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { ERR_DATA_DIR_LOCKED, ERR_STORAGE } from "../errors.js";
 
@@ -77,7 +79,11 @@ export async function openStorage(config: Config): Promise<StorageClient> {
 }
 
 function storageOpenError(err: unknown, path: string) {
-  if (isDataDirLocked(err)) {
+  // chdb reports a held directory (ClickHouse error 76) on stderr and throws a generic
+  // "Failed to create connection"; the engine's `status` file existing tells the two apart.
+  const heldByOther =
+    isDataDirLocked(err) || (/Failed to create connection/.test(String(err)) && existsSync(join(path, "status")));
+  if (heldByOther) {
     return ERR_DATA_DIR_LOCKED(
       `the data directory ${path} is held by another tokenmeter process; stop it, point TOKENMETER_DATA_DIR elsewhere, or let the CLI talk to the running server`,
       { cause: err },

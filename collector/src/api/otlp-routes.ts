@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import { isTokenmeterError, type TokenmeterError } from "../errors.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import { encodeLogsResponse, encodeTracesResponse } from "../otlp/decode.js";
+import { encodeStatus } from "../otlp/encode-status.js";
+import type { IngestPipeline } from "../pipeline.js";
+
+export interface OtlpRouteDeps {
+  pipeline: IngestPipeline;
+  metrics: CollectorMetrics;
+  maxBodyBytes: number;
+  auth: preHandlerAsyncHookHandler | undefined;
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return (contentType ?? "").toLowerCase().startsWith("application/json");
+}
+
+/**
+ * POST /v1/traces and /v1/logs per the OTLP/HTTP spec. Bodies arrive as raw buffers (any
+ * content type, so the decoder can answer 415 in the OTLP way); answers use the request's
+ * encoding: ExportTraceServiceResponse with partial_success, or a google.rpc.Status on error.
+ */
+export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDeps): Promise<void> {
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    // The compressed body may not exceed the limit either; the decoder enforces it again after
+    // inflating, so a gzip bomb never grows past it.
+    scope.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: deps.maxBodyBytes }, (_req, body, done) => {
+      done(null, body);
+    });
+    scope.setErrorHandler((err: Error, request, reply) => sendOtlpError(err, request, reply, deps));
+    const preHandler = deps.auth ? [deps.auth] : [];
+
+    scope.post("/v1/traces", { preHandler }, async (request, reply) => {
+      const json = isJson(request.headers["content-type"]);
+      const result = await deps.pipeline.ingestTraces(
+        bodyOf(request),
+        request.headers["content-type"] ?? "",
+        request.headers["content-encoding"],
+      );
+      deps.metrics.pipeline.requests.inc({ signal: "traces", code: "200" });
+      return reply
+        .status(200)
+        .header("content-type", json ? "application/json" : "application/x-protobuf")
+        .send(encodeTracesResponse(result, json));
+    });
+
+    scope.post("/v1/logs", { preHandler }, async (request, reply) => {
+      const json = isJson(request.headers["content-type"]);
+      const result = await deps.pipeline.ingestLogs(
+        bodyOf(request),
+        request.headers["content-type"] ?? "",
+        request.headers["content-encoding"],
+      );
+      deps.metrics.pipeline.requests.inc({ signal: "logs", code: "200" });
+      return reply
+        .status(200)
+        .header("content-type", json ? "application/json" : "application/x-protobuf")
+        .send(encodeLogsResponse(result, json));
+    });
+  });
+}
+
+function bodyOf(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+function sendOtlpError(err: Error, request: FastifyRequest, reply: FastifyReply, deps: OtlpRouteDeps) {
+  const signal = request.url.startsWith("/v1/logs") ? "logs" : "traces";
+  let e: Pick<TokenmeterError, "code" | "statusCode" | "message" | "retryAfter">;
+  if (isTokenmeterError(err)) e = err;
+  else {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 413)
+      e = { code: "TM_ERR_BODY_TOO_LARGE", statusCode: 413, message: err.message, retryAfter: undefined };
+    else if (status === 401)
+      e = { code: "TM_ERR_UNAUTHORIZED", statusCode: 401, message: err.message, retryAfter: undefined };
+    else if (status !== undefined && status >= 400 && status < 500)
+      e = { code: "TM_ERR_BAD_OTLP", statusCode: 400, message: err.message, retryAfter: undefined };
+    else {
+      request.log.error({ err }, "OTLP ingest failed");
+      e = { code: "TM_ERR_UNAVAILABLE", statusCode: 503, message: "ingest failed; retry later", retryAfter: 5 };
+    }
+  }
+  deps.metrics.pipeline.requests.inc({ signal, code: String(e.statusCode) });
+  deps.metrics.pipeline.spansRejected.inc({ signal, reason: e.code });
+  if (e.retryAfter !== undefined) void reply.header("retry-after", String(e.retryAfter));
+  const json = isJson(request.headers["content-type"]) || e.statusCode === 415;
+  return reply
+    .status(e.statusCode)
+    .header("content-type", json ? "application/json" : "application/x-protobuf")
+    .header("x-tokenmeter-error-code", e.code)
+    .send(encodeStatus(e.statusCode, `${e.code}: ${e.message}`, json));
+}

@@ -1,0 +1,101 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { bearerAuth } from "./api/auth.js";
+import { registerCallsRoutes } from "./api/calls-routes.js";
+import { installErrorHandler } from "./api/error-handler.js";
+import { registerHealthRoutes } from "./api/health-routes.js";
+import { registerOtlpRoutes } from "./api/otlp-routes.js";
+import type { Config } from "./config/schema.js";
+import { createDefaultStages } from "./default-stages.js";
+import type { Logger } from "./logger.js";
+import { type CollectorMetrics, createCollectorMetrics } from "./metrics/collector-metrics.js";
+import { IngestPipeline, type PipelineStages } from "./pipeline.js";
+import { BatchWriter } from "./storage/batch-writer.js";
+import type { StorageClient } from "./storage/client.js";
+import { migrate } from "./storage/migrations.js";
+import { Spool } from "./storage/spool.js";
+
+export interface CollectorDeps {
+  config: Config;
+  storage: StorageClient;
+  logger: Logger;
+  /** Replace stages in tests; defaults to the full set of adapters, pricing and redaction. */
+  stages?: PipelineStages;
+  metrics?: CollectorMetrics;
+}
+
+export interface Collector {
+  app: FastifyInstance;
+  pipeline: IngestPipeline;
+  writer: BatchWriter;
+  metrics: CollectorMetrics;
+  storage: StorageClient;
+  config: Config;
+  /** Drains the writer, closes the HTTP server and storage. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the collector: migrations, batch writer (with spool replay), pipeline and HTTP routes.
+ * Nothing listens yet; call `app.listen()` or use `app.inject()` in tests.
+ */
+export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
+  const { config, storage, logger } = deps;
+  await migrate(storage.client, {
+    database: storage.database,
+    cluster: config.storage.cluster,
+    contentRetentionDays: config.storage.contentRetentionDays,
+    retentionDays: config.storage.retentionDays,
+  });
+  const metrics = deps.metrics ?? createCollectorMetrics({ maxLabelValues: config.metrics.maxLabelValues });
+  const spool = new Spool(config.ingest.spoolDir);
+  const writer = new BatchWriter({
+    client: storage.client,
+    database: storage.database,
+    spool,
+    maxRows: config.ingest.batchMaxRows,
+    maxDelayMs: config.ingest.batchMaxDelayMs,
+    maxQueueRows: config.ingest.maxQueueRows,
+    maxSpoolBytes: config.ingest.maxSpoolBytes,
+    metrics,
+    logger,
+  });
+  await writer.start();
+  const stages = deps.stages ?? createDefaultStages(config);
+  const pipeline = new IngestPipeline({ config, writer, metrics, logger, stages });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Per-request logs would cost more than the ingest itself; errors are logged where they occur.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    // OTLP exporters keep connections open between exports.
+    keepAliveTimeout: 65_000,
+  });
+  installErrorHandler(app);
+  registerHealthRoutes(app, { client: storage.client, metrics, writer });
+  await registerOtlpRoutes(app, {
+    pipeline,
+    metrics,
+    maxBodyBytes: config.ingest.maxBodyBytes,
+    auth: bearerAuth(config.server.ingestToken),
+  });
+  const apiAuth = bearerAuth(config.server.apiToken);
+  registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: apiAuth });
+
+  let closed = false;
+  return {
+    app,
+    pipeline,
+    writer,
+    metrics,
+    storage,
+    config,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await writer.close();
+      await storage.close();
+    },
+  };
+}

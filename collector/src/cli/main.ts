@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { isTokenmeterError } from "../errors.js";
+
+const USAGE = `usage: tokenmeter <command> [options]
+
+commands:
+  start            run the collector (and proxy) on embedded ClickHouse or CLICKHOUSE_URL
+
+options:
+  -c, --config F   tokenmeter.yaml to use (default: TOKENMETER_CONFIG)
+  -h, --help       show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+  });
+  const command = positionals[0];
+  const configFile = typeof values.config === "string" ? values.config : undefined;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  switch (command) {
+    case "start": {
+      const { runStart } = await import("./start.js");
+      await runStart({ configFile });
+      return -1; // keeps running
+    }
+    default:
+      process.stderr.write(`tokenmeter: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (isTokenmeterError(err)) process.stderr.write(`tokenmeter: ${err.code}: ${err.message}\n`);
+    else process.stderr.write(`tokenmeter: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,252 @@
+import { context, trace } from "@opentelemetry/api";
+import { OTLPTraceExporter as OTLPJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OTLPProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildCollector, type Collector } from "../collector/src/app.js";
+import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+
+let collector: Collector;
+let url: string;
+
+beforeAll(async () => {
+  const { dir, storage } = await embeddedStorage();
+  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
+  url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+});
+
+afterAll(async () => {
+  await collector?.close();
+});
+
+function providerWith(exporter: SpanExporter, resource: Record<string, string>) {
+  return new BasicTracerProvider({
+    resource: resourceFromAttributes(resource),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+}
+
+type Row = Record<string, unknown>;
+
+async function callsOfTrace(traceId: string): Promise<Row[]> {
+  const res = await collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${traceId}` });
+  expect(res.statusCode).toBe(200);
+  return (res.json() as { calls: Row[] }).calls;
+}
+
+const T0 = Date.UTC(2026, 10, 1, 12, 0, 0); // 2026-11-01T12:00:00Z
+
+describe("OTLP from the official OpenTelemetry JS exporters", () => {
+  it("latest GenAI convention over OTLP/JSON becomes one exact, priced llm_calls row", async () => {
+    const provider = providerWith(new OTLPJsonExporter({ url: `${url}/v1/traces` }), {
+      "service.name": "support-bot",
+      "deployment.environment.name": "production",
+    });
+    const tracer = provider.getTracer("genai-app", "1.0.0");
+    const agent = tracer.startSpan("invoke_agent support", {
+      startTime: T0,
+      attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support" },
+    });
+    const ctx = trace.setSpan(context.active(), agent);
+    const span = tracer.startSpan(
+      "chat gpt-4o",
+      {
+        kind: 2,
+        startTime: T0 + 10,
+        attributes: {
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": "openai",
+          "gen_ai.request.model": "gpt-4o",
+          "gen_ai.response.model": "gpt-4o-2024-08-06",
+          "gen_ai.response.id": "chatcmpl-123",
+          "gen_ai.request.temperature": 0.2,
+          "gen_ai.request.max_tokens": 512,
+          "gen_ai.request.stream": true,
+          "gen_ai.usage.input_tokens": 1200,
+          "gen_ai.usage.cache_read.input_tokens": 1024,
+          "gen_ai.usage.output_tokens": 300,
+          "gen_ai.usage.reasoning.output_tokens": 0,
+          "gen_ai.response.time_to_first_chunk": 0.25,
+          "gen_ai.response.finish_reasons": ["stop"],
+          "gen_ai.system_instructions": JSON.stringify([{ type: "text", content: "You are helpful." }]),
+          "gen_ai.input.messages": JSON.stringify([
+            { role: "user", parts: [{ type: "text", content: "Where is my order?" }] },
+          ]),
+          "gen_ai.output.messages": JSON.stringify([
+            { role: "assistant", parts: [{ type: "text", content: "It ships today." }], finish_reason: "stop" },
+          ]),
+          "gen_ai.conversation.id": "conv-42",
+          "user.id": "user-7",
+          "tokenmeter.team": "payments",
+          "tokenmeter.project": "checkout",
+          "tokenmeter.feature": "order-status",
+        },
+      },
+      ctx,
+    );
+    span.end(T0 + 1510);
+    agent.end(T0 + 1600);
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    const traceId = span.spanContext().traceId;
+    const calls = await callsOfTrace(traceId);
+    expect(calls).toHaveLength(1); // the invoke_agent span is an aggregate, not a model call
+    const c = calls[0]!;
+    expect(c).toMatchObject({
+      trace_id: traceId,
+      span_id: span.spanContext().spanId,
+      parent_span_id: agent.spanContext().spanId,
+      timestamp: "2026-11-01T12:00:00.010000Z",
+      service: "support-bot",
+      environment: "production",
+      team: "payments",
+      project: "checkout",
+      feature: "order-status",
+      user_id: "user-7",
+      session_id: "conv-42",
+      source: "otlp",
+      convention: "otel_genai",
+      provider: "openai",
+      operation: "chat",
+      request_model: "gpt-4o",
+      response_model: "gpt-4o-2024-08-06",
+      response_id: "chatcmpl-123",
+      input_tokens: 1200,
+      output_tokens: 300,
+      cache_read_tokens: 1024,
+      cache_write_tokens: 0,
+      reasoning_tokens: 0,
+      tokens_estimated: 0,
+      // 176 uncached x $2.50/M + 1024 cached x $1.25/M + 300 output x $10/M
+      // = 0.00044 + 0.00128 + 0.003 = 0.00472
+      cost_usd: "0.00472",
+      priced: 1,
+      price_id: "openai/gpt-4o@2024-08-06",
+      duration_ms: 1500,
+      ttft_ms: 250,
+      streamed: 1,
+      status: "ok",
+      error_type: "",
+      finish_reason: "stop",
+    });
+    expect(JSON.parse(String(c["input"]))).toEqual([
+      { role: "system", parts: [{ type: "text", content: "You are helpful." }] },
+      { role: "user", parts: [{ type: "text", content: "Where is my order?" }] },
+    ]);
+    expect(JSON.parse(String(c["output"]))[0].parts[0].content).toBe("It ships today.");
+    expect(JSON.parse(String(c["request_params"]))).toMatchObject({ temperature: 0.2, max_tokens: 512, stream: true });
+
+    const tree = await collector.app.inject({ method: "GET", url: `/api/v1/traces/${traceId}` });
+    expect(tree.statusCode).toBe(200);
+    const body = tree.json() as {
+      spans: Row[];
+      tree: Array<{ operation: string; children: Array<{ call: Row | null }> }>;
+    };
+    expect(body.spans).toHaveLength(2);
+    expect(body.tree).toHaveLength(1);
+    expect(body.tree[0]?.operation).toBe("invoke_agent");
+    expect(body.tree[0]?.children[0]?.call?.["span_id"]).toBe(span.spanContext().spanId);
+  });
+
+  it("deprecated convention over OTLP/protobuf: gen_ai.system, prompt_tokens and content events", async () => {
+    const provider = providerWith(new OTLPProtoExporter({ url: `${url}/v1/traces` }), {
+      "service.name": "legacy-worker",
+      "deployment.environment": "staging",
+    });
+    const tracer = provider.getTracer("legacy");
+    const span = tracer.startSpan("anthropic.chat", {
+      startTime: T0,
+      attributes: {
+        "gen_ai.system": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.usage.prompt_tokens": 100,
+        "gen_ai.usage.completion_tokens": 50,
+        "enduser.id": "legacy-user",
+      },
+    });
+    span.addEvent(
+      "gen_ai.content.prompt",
+      { "gen_ai.prompt": JSON.stringify([{ role: "user", content: "hi" }]) },
+      T0 + 1,
+    );
+    span.addEvent("gen_ai.content.completion", { "gen_ai.completion": "hello there" }, T0 + 900);
+    span.end(T0 + 1000);
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    const [c] = await callsOfTrace(span.spanContext().traceId);
+    expect(c).toMatchObject({
+      service: "legacy-worker",
+      environment: "staging",
+      user_id: "legacy-user",
+      provider: "anthropic",
+      operation: "chat",
+      request_model: "claude-sonnet-4-5",
+      input_tokens: 100,
+      output_tokens: 50,
+      // 100 x $3/M + 50 x $15/M = 0.0003 + 0.00075
+      cost_usd: "0.00105",
+      priced: 1,
+      price_id: "anthropic/claude-sonnet-4-5@2025-09-29",
+      duration_ms: 1000,
+      ttft_ms: null,
+      streamed: 0,
+    });
+    expect(JSON.parse(String(c?.["input"]))[0]).toMatchObject({
+      role: "user",
+      parts: [{ type: "text", content: "hi" }],
+    });
+    expect(String(c?.["output"])).toContain("hello there");
+  });
+
+  it("unknown model is stored unpriced (priced=0, cost NULL), never $0", async () => {
+    const provider = providerWith(new OTLPProtoExporter({ url: `${url}/v1/traces` }), { "service.name": "lab" });
+    const span = provider.getTracer("lab").startSpan("chat my-private-model", {
+      startTime: T0,
+      attributes: {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "vllm",
+        "gen_ai.request.model": "my-private-model-7b",
+        "gen_ai.usage.input_tokens": 10,
+        "gen_ai.usage.output_tokens": 5,
+      },
+    });
+    span.end(T0 + 50);
+    await provider.forceFlush();
+    await provider.shutdown();
+    const [c] = await callsOfTrace(span.spanContext().traceId);
+    expect(c).toMatchObject({ priced: 0, cost_usd: null, price_id: "", input_tokens: 10, output_tokens: 5 });
+    const metrics = await collector.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toMatch(
+      /tokenmeter_llm_unpriced_calls_total\{provider="vllm",model="my-private-model-7b",team="unknown"\} 1/,
+    );
+  });
+
+  it("usage missing falls back to the tokenizer and flags tokens_estimated", async () => {
+    const provider = providerWith(new OTLPJsonExporter({ url: `${url}/v1/traces` }), { "service.name": "lab" });
+    const span = provider.getTracer("lab").startSpan("chat gpt-4o-mini", {
+      startTime: T0,
+      attributes: {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.input.messages": JSON.stringify([
+          { role: "user", parts: [{ type: "text", content: "Count the tokens in this sentence please." }] },
+        ]),
+        "gen_ai.output.messages": JSON.stringify([
+          { role: "assistant", parts: [{ type: "text", content: "There are several tokens." }] },
+        ]),
+      },
+    });
+    span.end(T0 + 50);
+    await provider.forceFlush();
+    await provider.shutdown();
+    const [c] = await callsOfTrace(span.spanContext().traceId);
+    expect(c?.["tokens_estimated"]).toBe(1);
+    expect(Number(c?.["input_tokens"])).toBeGreaterThan(5);
+    expect(Number(c?.["output_tokens"])).toBeGreaterThan(3);
+    expect(c?.["priced"]).toBe(1);
+  });
+});
