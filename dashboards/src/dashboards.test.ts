@@ -5,11 +5,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { type AlertEventRow, writeEvents } from "../../collector/src/alerts/alert-events.js";
+import { ALERT_MIGRATIONS } from "../../collector/src/alerts/schema.js";
+import type { AlertStateName } from "../../collector/src/alerts/state-machine.js";
 import { loadPriceBook } from "../../collector/src/enrich/price-book.js";
 import { priceCall } from "../../collector/src/enrich/pricing.js";
 import { createCollectorMetrics } from "../../collector/src/metrics/collector-metrics.js";
 import type { StorageClient } from "../../collector/src/storage/client.js";
-import { migrate } from "../../collector/src/storage/migrations.js";
+import { MIGRATIONS, migrate } from "../../collector/src/storage/migrations.js";
 import { embeddedStorage } from "../../test/helpers/embedded.js";
 import { FORMAT_CODES } from "./clickhouse-query.js";
 import { CLICKHOUSE, DATABASE, PROMETHEUS } from "./datasources.js";
@@ -238,55 +241,70 @@ async function rows(query: string): Promise<Record<string, unknown>[]> {
   return rs.json<Record<string, unknown>>();
 }
 
-async function createAlertEventsIfMissing(): Promise<void> {
-  const existing = await rows(
-    `SELECT name FROM system.tables WHERE database = '${DATABASE}' AND name = 'alert_events'`,
-  );
-  if (existing.length > 0) return;
-  // Stand-in with the columns of the ARCHITECTURE contract until the alert engine's migration lands.
-  await storage.client.command({
-    query: `CREATE TABLE ${DATABASE}.alert_events (timestamp DateTime64(6, 'UTC'), rule LowCardinality(String), fingerprint String, state LowCardinality(String), value Float64, threshold Float64, statistic LowCardinality(String), labels Map(LowCardinality(String), String)) ENGINE = MergeTree ORDER BY (rule, timestamp)`,
-  });
-}
-
+/** Alert transitions as the alert engine writes them: a drift episode, a budget alert, an error burst. */
 async function seedAlertEvents(): Promise<void> {
-  const at = (hoursBeforeEnd: number) => (END.getTime() - hoursBeforeEnd * 3_600_000) * 1000;
+  const at = (hoursBeforeEnd: number) => END.getTime() - hoursBeforeEnd * 3_600_000;
   const event = (
-    h: number,
+    hoursBeforeEnd: number,
     rule: string,
-    state: string,
-    statistic: string,
-    value: number,
-    threshold: number,
+    kind: string,
+    previous: AlertStateName,
+    state: AlertStateName,
+    stat: { statistic: string; value: number; threshold: number; p_value?: number },
     labels: Record<string, string>,
-  ) => ({
-    timestamp: at(h),
+  ): AlertEventRow => ({
+    timestamp: at(hoursBeforeEnd),
     rule,
-    fingerprint: `${rule}-${Object.values(labels).join("-")}`,
+    kind,
+    fingerprint: `${rule}|${Object.values(labels).join("|")}`,
     state,
-    value,
-    threshold,
-    statistic,
+    previous_state: previous,
+    value: stat.value,
+    threshold: stat.threshold,
+    statistic: stat.statistic,
+    p_value: stat.p_value ?? null,
+    severity: kind === "budget" ? "critical" : "warning",
     labels,
+    annotations: { summary: `${rule}: ${stat.statistic} ${stat.value}` },
+    active_since: null,
+    fired_at: null,
+    last_notified: null,
   });
   const drift = { team: "support", project: "chatbot", model: "claude-haiku-4-5" };
-  await storage.client.insert({
-    table: `${DATABASE}.alert_events`,
-    format: "JSONEachRow",
-    values: [
-      event(66, "helpfulness-drift", "pending", "mean_shift_sigma", 1.8, 2, drift),
-      event(60, "helpfulness-drift", "firing", "mean_shift_sigma", 2.7, 2, drift),
-      event(20, "growth-monthly-budget", "firing", "budget_used_ratio", 0.86, 0.8, { team: "growth" }),
-      event(170, "anthropic-error-rate", "firing", "error_rate", 0.21, 0.05, {
-        team: "support",
-        provider: "anthropic",
-      }),
-      event(167, "anthropic-error-rate", "resolved", "error_rate", 0.02, 0.05, {
-        team: "support",
-        provider: "anthropic",
-      }),
-    ],
-  });
+  const psi = (value: number) => ({ statistic: "psi", value, threshold: 0.25, p_value: 0.001 });
+  const anthropic = { team: "support", provider: "anthropic", model: "claude-haiku-4-5" };
+  await writeEvents(storage.client, DATABASE, [
+    event(66, "OutputTokensDrift", "drift", "inactive", "pending", psi(0.31), drift),
+    event(60, "OutputTokensDrift", "drift", "pending", "firing", psi(0.42), drift),
+    event(48, "OutputTokensDrift", "drift", "firing", "firing", psi(0.45), drift),
+    event(
+      20,
+      "GrowthMonthlyBudget",
+      "budget",
+      "inactive",
+      "firing",
+      { statistic: "budget_used", value: 0.86, threshold: 0.8 },
+      { team: "growth" },
+    ),
+    event(
+      170,
+      "LlmErrorRateHigh",
+      "threshold",
+      "pending",
+      "firing",
+      { statistic: "error_rate", value: 0.21, threshold: 0.05 },
+      anthropic,
+    ),
+    event(
+      167,
+      "LlmErrorRateHigh",
+      "threshold",
+      "firing",
+      "resolved",
+      { statistic: "error_rate", value: 0.02, threshold: 0.05 },
+      anthropic,
+    ),
+  ]);
 }
 
 async function seedQuotedTeam(): Promise<void> {
@@ -306,7 +324,12 @@ async function seedQuotedTeam(): Promise<void> {
 
 beforeAll(async () => {
   ({ storage } = await embeddedStorage());
-  await migrate(storage.client, { database: DATABASE, contentRetentionDays: 0, retentionDays: 0 });
+  // The alert engine's tables may not be in the core list yet; add them once.
+  const migrations = [
+    ...MIGRATIONS,
+    ...ALERT_MIGRATIONS.filter((a) => !MIGRATIONS.some((m) => m.version === a.version)),
+  ];
+  await migrate(storage.client, { database: DATABASE, contentRetentionDays: 0, retentionDays: 0 }, migrations);
   const book = loadPriceBook();
   const seeded = await seedDemoData(storage.client, {
     database: DATABASE,
@@ -315,7 +338,6 @@ beforeAll(async () => {
     price: (call) => priceCall(call, book),
   });
   expect(seeded.calls).toBeGreaterThan(3000);
-  await createAlertEventsIfMissing();
   await seedAlertEvents();
   await seedQuotedTeam();
   const [trace] = await rows(

@@ -21,6 +21,9 @@ import { callFilters, FILTER_COLUMNS, FILTERS, type FilterName, filterVariables 
 const SCORES = table("scores");
 const ALERTS = table("alert_events");
 
+/** Alert series carry their group labels; the team variable narrows them when the rule groups by team. */
+const ALERT_TEAM = `$__conditionalAll(labels['team'] IN (\${team:singlequote}), $team)`;
+
 /**
  * Scores carry no attribution of their own; they belong to a trace. Each selected variable
  * keeps the scores whose trace has a call matching it; with All the condition disappears, so
@@ -56,7 +59,10 @@ function scoreVariable(): QueryVariableBuilder {
     .sort(VariableSort.AlphabeticalCaseInsensitiveAsc);
 }
 
-/** Alert transitions as annotations: one marker per state change, titled by the rule. */
+/**
+ * Alert transitions as annotations: one marker per state change (repeat notifications of a firing
+ * series are rows too, but not changes), titled by the rule, with its summary as the text.
+ */
 function alertAnnotations(): AnnotationQueryBuilder {
   return new AnnotationQueryBuilder()
     .name("tokenmeter alerts")
@@ -66,7 +72,7 @@ function alertAnnotations(): AnnotationQueryBuilder {
     .iconColor("red")
     .target(
       sql(
-        `SELECT timestamp AS time, rule AS title, concat(state, ': ', statistic, ' = ', toString(value), ' (threshold ', toString(threshold), ')') AS text, concat(rule, ',', state) AS tags FROM ${ALERTS} WHERE $__timeFilter(timestamp) ORDER BY time`,
+        `SELECT timestamp AS time, rule AS title, concat(previous_state, ' -> ', state, if(severity = '', '', concat(' (', severity, ')')), ': ', if(annotations['summary'] != '', annotations['summary'], concat(statistic, ' = ', ifNull(toString(round(value, 4)), 'n/a'), ', threshold ', ifNull(toString(threshold), 'n/a')))) AS text, concat(rule, ',', kind, ',', state) AS tags FROM ${ALERTS} WHERE $__timeFilter(timestamp) AND state != previous_state AND ${ALERT_TEAM} ORDER BY time`,
       ).refId("Anno"),
     );
 }
@@ -206,10 +212,20 @@ export function qualityDashboard(): Dashboard {
     .withRow(row("Alerts"))
     .withPanel(
       tablePanel({
+        title: "Latest drift statistics",
+        description:
+          "For every series the drift rules watch: the latest statistic (PSI, mean shift, test p-value...), its threshold and the alert state.",
+        target: `SELECT timestamp AS evaluated, rule, labels, statistic, value, threshold, p_value, state FROM ${ALERTS} WHERE $__timeFilter(timestamp) AND kind IN ('drift', 'model_change') AND ${ALERT_TEAM} ORDER BY timestamp DESC LIMIT 1 BY fingerprint`,
+        decimals: 3,
+        h: 7,
+      }),
+    )
+    .withPanel(
+      tablePanel({
         title: "Alert transitions",
         description:
-          "Which drift, cost and latency rules changed state, with the statistic, its value and the threshold.",
-        target: `SELECT timestamp, rule, state, statistic, value, threshold, labels, fingerprint FROM ${ALERTS} WHERE $__timeFilter(timestamp) AND $__conditionalAll(labels['team'] IN (\${team:singlequote}), $team) ORDER BY timestamp DESC LIMIT 200`,
+          "Which drift, budget, cost and latency rules changed state, when, and on what value and threshold.",
+        target: `SELECT timestamp, rule, kind, severity, previous_state, state, statistic, value, threshold, annotations['summary'] AS summary, labels FROM ${ALERTS} WHERE $__timeFilter(timestamp) AND state != previous_state AND ${ALERT_TEAM} ORDER BY timestamp DESC LIMIT 200`,
         w: 16,
         decimals: 3,
       }),
@@ -218,7 +234,7 @@ export function qualityDashboard(): Dashboard {
       barChartPanel({
         title: "Firing transitions by rule",
         description: "Which rules fire most often?",
-        target: `SELECT rule, countIf(state = 'firing') AS firing FROM ${ALERTS} WHERE $__timeFilter(timestamp) AND $__conditionalAll(labels['team'] IN (\${team:singlequote}), $team) GROUP BY rule ORDER BY firing DESC LIMIT 15`,
+        target: `SELECT rule, countIf(state = 'firing' AND previous_state != 'firing') AS firing FROM ${ALERTS} WHERE $__timeFilter(timestamp) AND ${ALERT_TEAM} GROUP BY rule ORDER BY firing DESC LIMIT 15`,
         xField: "rule",
         horizontal: true,
         w: 8,
