@@ -1,0 +1,192 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { LlmCallRow } from "../../storage/rows.js";
+import { createEvaluators, EVALUATOR_IDS, evaluatorScoreId, evaluatorsSchema } from "./index.js";
+
+const BASE: LlmCallRow = {
+  timestamp: 1_790_000_000_000_000,
+  trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+  span_id: "00f067aa0ba902b7",
+  parent_span_id: "",
+  service: "checkout-api",
+  environment: "prod",
+  team: "payments",
+  project: "assistant",
+  user_id: "",
+  session_id: "",
+  feature: "",
+  source: "sdk",
+  convention: "otel_genai",
+  provider: "openai",
+  operation: "chat",
+  request_model: "gpt-4o",
+  response_model: "gpt-4o-2024-08-06",
+  response_id: "",
+  prompt_name: "",
+  prompt_version: "",
+  input_tokens: 120,
+  output_tokens: 40,
+  cache_read_tokens: 0,
+  cache_write_tokens: 0,
+  reasoning_tokens: 0,
+  tokens_estimated: 0,
+  cost_usd: "0.0007",
+  reported_cost_usd: null,
+  priced: 1,
+  price_id: "openai/gpt-4o",
+  duration_ms: 850,
+  ttft_ms: null,
+  streamed: 0,
+  status: "ok",
+  error_type: "",
+  finish_reason: "stop",
+  http_status: 200,
+  request_params: "{}",
+  input: "",
+  output: "",
+  redacted: 0,
+  cache_hit: 0,
+  tags: {},
+};
+
+function row(overrides: Partial<LlmCallRow> = {}): LlmCallRow {
+  return { ...BASE, ...overrides };
+}
+
+function output(text: string, finish = "stop"): string {
+  return JSON.stringify([{ role: "assistant", parts: [{ type: "text", content: text }], finish_reason: finish }]);
+}
+
+const defaults = evaluatorsSchema.parse(undefined);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("evaluatorsSchema", () => {
+  it("absent-section-enables-every-evaluator-with-default-slos", () => {
+    expect(defaults).toEqual({
+      enabled: [...EVALUATOR_IDS],
+      recordPasses: true,
+      latency: { durationMs: 30_000, ttftMs: 2_000, models: [] },
+    });
+  });
+
+  it.each([
+    ["unknown-evaluator-name", { enabled: ["toxicity"] }],
+    ["negative-threshold", { latency: { durationMs: -1 } }],
+    ["model-rule-without-match", { latency: { models: [{ durationMs: 5 }] } }],
+  ])("rejects %s", (_case, value) => {
+    expect(evaluatorsSchema.safeParse(value).success).toBe(false);
+  });
+});
+
+describe("createEvaluators", () => {
+  it("ordinary-call-gets-one-passing-score-per-applicable-check", () => {
+    const scores = createEvaluators(defaults)(row({ output: output("Paris is the capital of France.") }));
+    expect(scores.map((s) => [s.name, s.value, s.label])).toEqual([
+      ["refusal", 0, "not_refused"],
+      ["empty_output", 0, ""],
+      ["truncated", 0, ""],
+      ["pii_in_output", 0, ""],
+      ["latency_slo_breach", 0, ""],
+    ]);
+    for (const s of scores) {
+      expect(s).toMatchObject({
+        source: "evaluator",
+        trace_id: BASE.trace_id,
+        span_id: BASE.span_id,
+        timestamp: BASE.timestamp,
+        data_type: "boolean",
+      });
+    }
+  });
+
+  it("score-ids-are-deterministic-so-re-ingest-replaces", () => {
+    const evaluate = createEvaluators(defaults);
+    const first = evaluate(row({ output: output("Hi") }));
+    const again = evaluate(row({ output: output("Hi") }));
+    expect(again.map((s) => s.score_id)).toEqual(first.map((s) => s.score_id));
+    expect(new Set(first.map((s) => s.score_id)).size).toBe(first.length);
+    expect(first[0]?.score_id).toBe(evaluatorScoreId(BASE.trace_id, BASE.span_id, "refusal"));
+    expect(first[0]?.score_id).toMatch(/^[0-9a-f]{32}$/);
+    const otherSpan = evaluate(row({ span_id: "1111111111111111", output: output("Hi") }));
+    expect(otherSpan[0]?.score_id).not.toBe(first[0]?.score_id);
+  });
+
+  it("record-passes-off-keeps-only-findings", () => {
+    const evaluate = createEvaluators(evaluatorsSchema.parse({ recordPasses: false }));
+    expect(evaluate(row({ output: output("Hello") }))).toEqual([]);
+    const scores = evaluate(
+      row({
+        output: output("I'm sorry, but I can't help with that. Mail jane@example.com.", "length"),
+        finish_reason: "length",
+      }),
+    );
+    expect(scores.map((s) => s.name)).toEqual(["refusal", "truncated", "pii_in_output"]);
+  });
+
+  it("only-enabled-evaluators-run", () => {
+    const evaluate = createEvaluators(evaluatorsSchema.parse({ enabled: ["latency-slo"] }));
+    expect(evaluate(row({ duration_ms: 45_000, output: output("x") })).map((s) => [s.name, s.value])).toEqual([
+      ["latency_slo_breach", 1],
+    ]);
+  });
+
+  it("empty-enabled-list-turns-evaluation-off", () => {
+    expect(createEvaluators(evaluatorsSchema.parse({ enabled: [] }))(row({ duration_ms: 99_000 }))).toEqual([]);
+  });
+
+  it("json-requested-call-gets-a-valid-json-score", () => {
+    const scores = createEvaluators(defaults)(
+      row({ request_params: '{"response_format":{"type":"json_object"}}', output: output('{"ok":true}') }),
+    );
+    expect(scores.find((s) => s.name === "valid_json")?.value).toBe(1);
+  });
+
+  it("an-evaluator-that-throws-does-not-stop-the-others-or-the-call", () => {
+    const broken = row({ output: output("Hello") });
+    Object.defineProperty(broken, "finish_reason", {
+      get() {
+        throw new Error("boom");
+      },
+    });
+    const failed: string[] = [];
+    const evaluate = createEvaluators(defaults, {
+      onError: (id) => {
+        failed.push(id);
+        throw new Error("the reporter fails too");
+      },
+    });
+    const scores = evaluate(broken);
+    expect(failed).toEqual(["refusal", "empty-or-truncated"]);
+    expect(scores.map((s) => s.name)).toEqual(["pii_in_output", "latency_slo_breach"]);
+  });
+
+  it("call-without-captured-content-never-parses-json", () => {
+    const parse = vi.spyOn(JSON, "parse");
+    const scores = createEvaluators(defaults)(row({ output: "", input: "" }));
+    expect(parse).not.toHaveBeenCalled();
+    expect(scores.map((s) => s.name)).toEqual(["empty_output", "truncated", "latency_slo_breach"]);
+  });
+
+  it("ordinary-captured-answer-is-judged-without-parsing-json", () => {
+    const r = row({ output: output("A long and perfectly ordinary answer. ".repeat(50)) });
+    const parse = vi.spyOn(JSON, "parse");
+    createEvaluators(defaults)(r);
+    expect(parse).not.toHaveBeenCalled();
+  });
+
+  it("output-parsed-at-most-once-per-call-when-several-evaluators-need-it", () => {
+    const r = row({
+      request_params: '{"output_type":"json"}',
+      output: output("I'm sorry, but I cannot do that."),
+      output_tokens: 0,
+    });
+    const parse = vi.spyOn(JSON, "parse");
+    const scores = createEvaluators(defaults)(r);
+    // json-valid, refusal and empty-output all read the messages: the stored JSON is parsed once.
+    expect(parse.mock.calls.filter(([text]) => text === r.output)).toHaveLength(1);
+    expect(scores.find((s) => s.name === "refusal")?.value).toBe(1);
+    expect(scores.find((s) => s.name === "valid_json")?.value).toBe(0);
+  });
+});
