@@ -1,0 +1,102 @@
+import { gunzipSync } from "node:zlib";
+import { ERR_BAD_OTLP, ERR_BODY_TOO_LARGE, ERR_UNSUPPORTED_ENCODING, ERR_UNSUPPORTED_MEDIA_TYPE } from "../errors.js";
+import { AttributeLimiter } from "./attributes.js";
+import { decodeLogsJson, decodeTracesJson, encodeResponseJson } from "./decode-json.js";
+import { decodeLogsProtobuf, decodeTracesProtobuf, encodeResponseProtobuf } from "./decode-protobuf.js";
+import type { DecodedLogRecord, DecodedSpan, DecodeResult } from "./types.js";
+
+/**
+ * Entry of the decode stage: an OTLP/HTTP request body (protobuf or JSON, optionally gzip) to
+ * decoded spans or log records, plus the spec's response body for the answer.
+ */
+
+export interface DecodeLimits {
+  /** Largest body accepted, measured after decompression. */
+  maxBodyBytes: number;
+  /** Longer attribute string/bytes values are cut to this many bytes (the item is kept). */
+  maxAttributeValueBytes: number;
+}
+
+/** What the request asked for, from its Content-Type. */
+export type OtlpEncoding = "protobuf" | "json";
+
+export interface PartialSuccess {
+  rejected: number;
+  message: string;
+}
+
+export function decodeTraces(
+  body: Buffer,
+  contentType: string,
+  contentEncoding: string | undefined,
+  limits: DecodeLimits,
+): DecodeResult<DecodedSpan> {
+  const encoding = otlpEncoding(contentType);
+  const raw = inflate(body, contentEncoding, limits.maxBodyBytes);
+  const limiter = new AttributeLimiter(limits.maxAttributeValueBytes);
+  return encoding === "protobuf" ? decodeTracesProtobuf(raw, limiter) : decodeTracesJson(raw, limiter);
+}
+
+export function decodeLogs(
+  body: Buffer,
+  contentType: string,
+  contentEncoding: string | undefined,
+  limits: DecodeLimits,
+): DecodeResult<DecodedLogRecord> {
+  const encoding = otlpEncoding(contentType);
+  const raw = inflate(body, contentEncoding, limits.maxBodyBytes);
+  const limiter = new AttributeLimiter(limits.maxAttributeValueBytes);
+  return encoding === "protobuf" ? decodeLogsProtobuf(raw, limiter) : decodeLogsJson(raw, limiter);
+}
+
+/**
+ * ExportTraceServiceResponse for a 200 answer, in the request's encoding. `partial_success` is
+ * set only when something was rejected (OTLP spec: an empty one means full success anyway).
+ */
+export function encodeTracesResponse(partial: PartialSuccess, asJson: boolean): Buffer | string {
+  return asJson ? encodeResponseJson("traces", partial) : encodeResponseProtobuf("traces", partial);
+}
+
+/** ExportLogsServiceResponse, as encodeTracesResponse. */
+export function encodeLogsResponse(partial: PartialSuccess, asJson: boolean): Buffer | string {
+  return asJson ? encodeResponseJson("logs", partial) : encodeResponseProtobuf("logs", partial);
+}
+
+/** Media type of an OTLP/HTTP body; parameters such as `charset` are ignored. */
+export function otlpEncoding(contentType: string): OtlpEncoding {
+  const semi = contentType.indexOf(";");
+  const mediaType = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (mediaType === "application/x-protobuf") return "protobuf";
+  if (mediaType === "application/json") return "json";
+  throw ERR_UNSUPPORTED_MEDIA_TYPE(
+    `Content-Type "${contentType}" is not supported; use application/x-protobuf or application/json`,
+  );
+}
+
+/**
+ * The body as sent, or gunzipped. The size limit applies to the decoded bytes: zlib stops at
+ * `maxOutputLength`, so a small gzip bomb never allocates more than the limit.
+ */
+function inflate(body: Buffer, contentEncoding: string | undefined, maxBodyBytes: number): Buffer {
+  const coding = (contentEncoding ?? "").trim().toLowerCase();
+  if (coding !== "" && coding !== "identity" && coding !== "gzip") {
+    throw ERR_UNSUPPORTED_ENCODING(`Content-Encoding "${contentEncoding}" is not supported; use gzip or none`);
+  }
+  if (body.length > maxBodyBytes) {
+    throw ERR_BODY_TOO_LARGE(`body is ${body.length} bytes; the limit is ${maxBodyBytes}`);
+  }
+  if (coding !== "gzip") return body;
+  try {
+    return gunzipSync(body, { maxOutputLength: Math.max(1, maxBodyBytes) });
+  } catch (err) {
+    if (isOutputLimitError(err)) {
+      throw ERR_BODY_TOO_LARGE(`gzip body inflates beyond the limit of ${maxBodyBytes} bytes`, { cause: err });
+    }
+    throw ERR_BAD_OTLP(`gzip body is corrupt: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** zlib's answer when `maxOutputLength` is reached. */
+function isOutputLimitError(err: unknown): boolean {
+  return err instanceof RangeError && (err as RangeError & { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE";
+}
