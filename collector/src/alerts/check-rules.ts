@@ -1,4 +1,4 @@
-import { type LoadedRule, type RuleIssue, readRuleFiles, resolveRulePaths } from "./rules.js";
+import { type LoadedRule, type RuleIssue, readRuleFiles, resolveRulePaths, resolveThreshold } from "./rules.js";
 import { TEMPLATE_FIELD, templateFields } from "./template.js";
 
 /**
@@ -13,6 +13,8 @@ export interface CheckOptions {
   notifiers?: readonly string[] | undefined;
   /** The engine's evaluation interval, to flag durations shorter than it. */
   intervalMs?: number | undefined;
+  /** The configured drift minimum sample size (alerts.drift.minSamples). */
+  minSamples?: number | undefined;
 }
 
 export interface CheckResult {
@@ -106,10 +108,24 @@ export function checkRules(paths: readonly string[], options: CheckOptions = {})
         if (rule.statistic === "ks" && rule.threshold >= 1) {
           errors.push(at("threshold", "the KS statistic is at most 1: this never fires"));
         }
-        if (rule.statistic === "psi" && rule.threshold < 0.1) {
-          warnings.push(
-            at("threshold", "PSI below 0.1 is usually noise: 0.1-0.25 is a moderate shift, above 0.25 a major one"),
-          );
+        if (rule.statistic === "psi") {
+          // Two samples of one distribution still show a PSI of about (bins - 1) / n.
+          const n = rule.min_samples ?? options.minSamples ?? 100;
+          const floor = 9 / n;
+          const resolveAt = resolveThreshold(rule);
+          if (rule.threshold < 0.1) {
+            warnings.push(
+              at("threshold", "PSI below 0.1 is usually noise: 0.1-0.25 is a moderate shift, above 0.25 a major one"),
+            );
+          } else if (resolveAt < 2 * floor) {
+            const field = rule.resolve_threshold !== undefined ? "resolve_threshold" : "threshold";
+            warnings.push(
+              at(
+                field,
+                `with ${n} samples an unchanged distribution already scores a PSI near ${floor.toFixed(2)}: below ${(2 * floor).toFixed(2)} the alert may never resolve (raise min_samples or this threshold)`,
+              ),
+            );
+          }
         }
         break;
       case "model_change":

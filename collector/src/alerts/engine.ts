@@ -1,7 +1,14 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Logger } from "../logger.js";
 import { type AlertEventRow, eventOf, latestEvents, writeEvents } from "./alert-events.js";
-import { type EvaluationContext, evaluateRule, isBreach, MissingSourceError, type Sample } from "./evaluate-rule.js";
+import {
+  type EvaluationContext,
+  evaluateRule,
+  isBreach,
+  MissingSourceError,
+  planDrift,
+  type Sample,
+} from "./evaluate-rule.js";
 import { notifyAll } from "./notifiers/dispatch.js";
 import type { AlertNotification, DeliveryResult, Notifier, Severity } from "./notifiers/types.js";
 import { type Rule, resolveThreshold, ruleOp, ruleThreshold } from "./rules.js";
@@ -260,9 +267,17 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     }
   }
 
+  /** Restores once; a failed restore is retried by the next evaluation rather than skipped. */
+  function ensureRestored(): Promise<void> {
+    restored ??= restore().catch((err: unknown) => {
+      restored = undefined;
+      throw err;
+    });
+    return restored;
+  }
+
   async function evaluate(): Promise<EvaluationReport> {
-    restored ??= restore();
-    await restored;
+    await ensureRestored();
     const now = clock();
     const ctx: EvaluationContext = {
       client,
@@ -273,6 +288,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       anomalies: options.anomalies,
       driftMemo: new Map(),
     };
+    ctx.driftStatistics = planDrift(rules, ctx);
     const report: EvaluationReport = { at: now, events: [], notifications: [], errors: [] };
     const outgoing: Outgoing[] = [];
     // Transitions wait for delivery so their rows carry last_notified.
@@ -420,8 +436,12 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     rules,
     evaluateOnce,
     async start() {
-      restored ??= restore();
-      await restored;
+      try {
+        await ensureRestored();
+      } catch (err) {
+        // Storage may come up later; each evaluation retries the restore before evaluating.
+        logger.error({ err: (err as Error).message }, "cannot read alert_events; retrying at the next evaluation");
+      }
       // First evaluation right away, then every interval after the previous one ends.
       void evaluateOnce()
         .catch((err: unknown) => logger.error({ err: (err as Error).message }, "alert evaluation failed"))

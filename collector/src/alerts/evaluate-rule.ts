@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { computeDrift, type DriftQuery, type DriftResult } from "./drift.js";
+import { computeDrift, type DriftQuery, type DriftResult, type DriftStatistic } from "./drift.js";
 import type { DriftFilters } from "./drift-sql.js";
 import { type Rule, ruleOp } from "./rules.js";
 import type { BudgetStatusSource, CostAnomalySource } from "./sources.js";
@@ -32,6 +32,8 @@ export interface EvaluationContext {
   anomalies?: CostAnomalySource | undefined;
   /** Drift results shared by the rules of one evaluation that ask the same question. */
   driftMemo: Map<string, Promise<DriftResult[]>>;
+  /** Statistics wanted per drift question, so one query serves PSI, KS and Welch rules alike. */
+  driftStatistics?: Map<string, DriftStatistic[]>;
 }
 
 /** Thrown when a rule needs a source the engine was not given (budget, cost anomaly). */
@@ -59,11 +61,45 @@ async function query(ctx: EvaluationContext, sql: string, params: Record<string,
   return rs.json<Record<string, unknown>>();
 }
 
-function drift(ctx: EvaluationContext, q: DriftQuery): Promise<DriftResult[]> {
+/** A drift rule's question without the statistic, and its identity for sharing. */
+function driftQuestion(rule: Rule, ctx: Pick<EvaluationContext, "now" | "drift">): DriftQuery | undefined {
+  if (rule.kind !== "drift" && rule.kind !== "model_change") return undefined;
+  return {
+    signal: rule.kind === "drift" ? rule.signal : "model_version",
+    now: ctx.now,
+    referenceMs: rule.reference_window,
+    currentMs: rule.current_window,
+    minSamples: rule.min_samples ?? ctx.drift.minSamples,
+    epsilon: rule.kind === "drift" ? ctx.drift.epsilon : undefined,
+    filters: driftFilters(rule.filters),
+  };
+}
+
+/** Groups the drift rules of one evaluation by question, collecting the statistics each needs. */
+export function planDrift(rules: readonly Rule[], ctx: Pick<EvaluationContext, "now" | "drift">) {
+  const plan = new Map<string, DriftStatistic[]>();
+  for (const rule of rules) {
+    const q = driftQuestion(rule, ctx);
+    if (!q) continue;
+    const key = JSON.stringify(q);
+    const stat: DriftStatistic = rule.kind === "drift" ? rule.statistic : "model_change";
+    const list = plan.get(key) ?? [];
+    if (!list.includes(stat)) list.push(stat);
+    plan.set(key, list);
+  }
+  return plan;
+}
+
+function drift(ctx: EvaluationContext, rule: Rule, statistic: DriftStatistic): Promise<DriftResult[]> {
+  const q = driftQuestion(rule, ctx);
+  if (!q) return Promise.resolve([]);
   const key = JSON.stringify(q);
   let pending = ctx.driftMemo.get(key);
   if (!pending) {
-    pending = computeDrift(ctx.client, ctx.database, q);
+    pending = computeDrift(ctx.client, ctx.database, {
+      ...q,
+      statistics: ctx.driftStatistics?.get(key) ?? [statistic],
+    });
     ctx.driftMemo.set(key, pending);
   }
   return pending;
@@ -114,16 +150,7 @@ export async function evaluateRule(rule: Rule, ctx: EvaluationContext): Promise<
       }));
     }
     case "drift": {
-      const results = await drift(ctx, {
-        signal: rule.signal,
-        statistics: [rule.statistic],
-        now: ctx.now,
-        referenceMs: rule.reference_window,
-        currentMs: rule.current_window,
-        minSamples: rule.min_samples ?? ctx.drift.minSamples,
-        epsilon: ctx.drift.epsilon,
-        filters: driftFilters(rule.filters),
-      });
+      const results = await drift(ctx, rule, rule.statistic);
       return results
         .filter((r) => r.statistic === rule.statistic)
         .map((r) => {
@@ -150,15 +177,7 @@ export async function evaluateRule(rule: Rule, ctx: EvaluationContext): Promise<
         });
     }
     case "model_change": {
-      const results = await drift(ctx, {
-        signal: "model_version",
-        statistics: ["model_change"],
-        now: ctx.now,
-        referenceMs: rule.reference_window,
-        currentMs: rule.current_window,
-        minSamples: rule.min_samples ?? ctx.drift.minSamples,
-        filters: driftFilters(rule.filters),
-      });
+      const results = await drift(ctx, rule, "model_change");
       return results.map((r) => ({
         labels: compact({ team: r.group.team, model: r.group.model }),
         value: r.value,

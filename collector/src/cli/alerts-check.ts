@@ -31,6 +31,7 @@ export function runAlertsCheck(args: AlertsCheckArgs): number {
     cwd: args.cwd,
     notifiers: alerts.notifiers.map((n) => n.name),
     intervalMs: alerts.intervalMs,
+    minSamples: alerts.drift.minSamples,
   });
   const print = (kind: string, issues: RuleIssue[]) => {
     for (const issue of issues) err.write(`${kind}: ${formatIssue(issue)}\n`);
