@@ -75,9 +75,10 @@ function macroArgs(text: string, open: number): { args: string[]; end: number } 
   throw new MacroExpansionError(`unbalanced parentheses after ${text.slice(Math.max(0, open - 20), open + 1)}`);
 }
 
+/** The plugin's test: the selection, joined with commas, is empty or exactly All. */
 function isAllSelected(state: VariableState): boolean {
-  const values = typeof state.current === "string" ? [state.current] : state.current;
-  return values.length === 0 || values.includes(ALL) || values.every((v) => v === "");
+  const joined = typeof state.current === "string" ? state.current : state.current.join(",");
+  return joined === "" || joined === ALL;
 }
 
 function applyConditionalAll(text: string, variables: MacroContext["variables"]): string {

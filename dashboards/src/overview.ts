@@ -152,7 +152,7 @@ export function overviewDashboard(): Dashboard {
     )
     .withPanel(
       barChartPanel({
-        title: "Spend by model",
+        title: "Top models by spend",
         description: "Which models cost the most in this range?",
         target: `SELECT request_model AS model, ${SPEND} AS spend_usd FROM ${CALLS} WHERE ${CALL_WHERE} GROUP BY model ORDER BY spend_usd DESC LIMIT 15`,
         xField: "model",
