@@ -4,8 +4,10 @@ import { registerCallsRoutes } from "./api/calls-routes.js";
 import { installErrorHandler } from "./api/error-handler.js";
 import { registerHealthRoutes } from "./api/health-routes.js";
 import { registerOtlpRoutes } from "./api/otlp-routes.js";
+import { registerScoresRoutes } from "./api/scores-routes.js";
 import type { Config } from "./config/schema.js";
 import { createDefaultStages } from "./default-stages.js";
+import { IngestWorkerPool, workerCount } from "./ingest/worker-pool.js";
 import type { Logger } from "./logger.js";
 import { type CollectorMetrics, createCollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline, type PipelineStages } from "./pipeline.js";
@@ -61,7 +63,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   });
   await writer.start();
   const stages = deps.stages ?? createDefaultStages(config);
-  const pipeline = new IngestPipeline({ config, writer, metrics, logger, stages });
+  const nWorkers = deps.stages ? 0 : workerCount(config.ingest.workers);
+  const workers = nWorkers > 0 ? new IngestWorkerPool(nWorkers, config, logger) : undefined;
+  const pipeline = new IngestPipeline({ config, writer, metrics, logger, stages, workers });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -81,6 +85,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   });
   const apiAuth = bearerAuth(config.server.apiToken);
   registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: apiAuth });
+  registerScoresRoutes(app, { writer, client: storage.client, database: storage.database, auth: apiAuth });
 
   let closed = false;
   return {
@@ -94,6 +99,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
       if (closed) return;
       closed = true;
       await app.close();
+      await workers?.close();
       await writer.close();
       await storage.close();
     },

@@ -1,9 +1,10 @@
 import type { Config } from "./config/schema.js";
 import { createCallEnricher } from "./enrich/enrich-call.js";
+import { createEvaluators } from "./enrich/evaluators/index.js";
 import { loadPriceBook, type PriceBook } from "./enrich/price-book.js";
 import { createRedactor } from "./enrich/redact.js";
+import type { PipelineStages } from "./ingest/process-batch.js";
 import { createNormalizer, dedupeCalls, defaultAdapters } from "./normalize/registry.js";
-import type { PipelineStages } from "./pipeline.js";
 
 /** The production stages: every convention adapter, the shipped price book, redaction. */
 export function createDefaultStages(config: Config, book: PriceBook = loadPriceBook()): PipelineStages {
@@ -13,5 +14,6 @@ export function createDefaultStages(config: Config, book: PriceBook = loadPriceB
     dedupeCalls,
     enrichCall: createCallEnricher(book),
     redact: createRedactor(config.redaction),
+    evaluate: createEvaluators(config.evaluators),
   };
 }

@@ -25,6 +25,7 @@ const ENV_FIELDS: ReadonlyArray<readonly [string, readonly [string, string]]> = 
   ["TOKENMETER_RETENTION_DAYS", ["storage", "retentionDays"]],
   ["TOKENMETER_MAX_BODY_BYTES", ["ingest", "maxBodyBytes"]],
   ["TOKENMETER_SPOOL_DIR", ["ingest", "spoolDir"]],
+  ["TOKENMETER_INGEST_WORKERS", ["ingest", "workers"]],
   ["TOKENMETER_DEFAULT_TEAM", ["defaults", "team"]],
   ["TOKENMETER_DEFAULT_PROJECT", ["defaults", "project"]],
   ["TOKENMETER_ENVIRONMENT", ["defaults", "environment"]],

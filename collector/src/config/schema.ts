@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { evaluatorsSchema } from "../enrich/evaluators/config.js";
 
 /**
  * tokenmeter.yaml and TOKENMETER_* variables share this one schema. Every field has a default,
@@ -40,8 +41,10 @@ export const ingestSchema = z
     maxAttributeValueBytes: positiveInt.default(1024 * 1024),
     /** Rows per ClickHouse insert. */
     batchMaxRows: positiveInt.default(20_000),
-    /** Longest a row waits before its batch is flushed. */
+    /** Longest a row waits for its batch when the writer is idle (capped at 50 ms; under load batches are cut back to back). */
     batchMaxDelayMs: positiveInt.default(1000),
+    /** Worker threads that decode and normalize OTLP bodies; default one per core beyond the first (0 = inline). */
+    workers: z.coerce.number().int().min(0).max(32).optional(),
     /** Rows held in memory across all tables before ingest answers 429. */
     maxQueueRows: positiveInt.default(400_000),
     /** Disk spool for batches ClickHouse refused; replayed in order. */
@@ -92,6 +95,7 @@ export const metricsSchema = z
   .prefault({});
 
 export const configSchema = z.object({
+  evaluators: evaluatorsSchema,
   server: serverSchema,
   storage: storageSchema,
   ingest: ingestSchema,

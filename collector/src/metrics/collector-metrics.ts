@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { LlmCallRow } from "../storage/rows.js";
+import type { CallSummary } from "../ingest/process-batch.js";
+import { FastCounter, FastHistogram } from "./fast-metrics.js";
 import { LabelLimiter } from "./label-limiter.js";
 
 // Bucket boundaries advised by the OTel GenAI metrics conventions, in seconds.
@@ -22,57 +23,51 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
   const providers = new LabelLimiter(opts.maxLabelValues);
   const errorTypes = new LabelLimiter(opts.maxLabelValues);
 
-  const calls = new Counter({
-    name: "tokenmeter_llm_calls_total",
-    help: "Model calls recorded.",
-    labelNames: CALL_LABELS,
-    registers: [registry],
-  });
-  const tokens = new Counter({
-    name: "tokenmeter_llm_tokens_total",
-    help: "Tokens recorded, by kind (input includes cached; output includes reasoning).",
-    labelNames: ["provider", "model", "team", "kind"],
-    registers: [registry],
-  });
-  const cost = new Counter({
-    name: "tokenmeter_llm_cost_usd_total",
-    help: "Computed cost of priced calls in USD.",
-    labelNames: ["provider", "model", "team"],
-    registers: [registry],
-  });
-  const unpriced = new Counter({
-    name: "tokenmeter_llm_unpriced_calls_total",
-    help: "Calls whose model has no price in the catalog (cost unknown, never counted as $0).",
-    labelNames: ["provider", "model", "team"],
-    registers: [registry],
-  });
-  const errors = new Counter({
-    name: "tokenmeter_llm_errors_total",
-    help: "Model calls that ended in error, by error type.",
-    labelNames: ["provider", "model", "team", "error_type"],
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: "tokenmeter_llm_call_duration_seconds",
-    help: "Model call duration (gen_ai.client.operation.duration).",
-    labelNames: ["provider", "model", "team", "status", "source"],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
-  const ttft = new Histogram({
-    name: "tokenmeter_llm_time_to_first_token_seconds",
-    help: "Time to first token of streamed calls.",
-    labelNames: ["provider", "model", "team", "source"],
-    buckets: TTFT_BUCKETS,
-    registers: [registry],
-  });
-  const tokenUsage = new Histogram({
-    name: "tokenmeter_llm_token_usage",
-    help: "Tokens per call (gen_ai.client.token.usage), by type input/output.",
-    labelNames: ["provider", "model", "type"],
-    buckets: TOKEN_BUCKETS,
-    registers: [registry],
-  });
+  const calls = new FastCounter(registry, "tokenmeter_llm_calls_total", "Model calls recorded.", CALL_LABELS);
+  const tokens = new FastCounter(
+    registry,
+    "tokenmeter_llm_tokens_total",
+    "Tokens recorded, by kind (input includes cached; output includes reasoning).",
+    ["provider", "model", "team", "kind"],
+  );
+  const cost = new FastCounter(registry, "tokenmeter_llm_cost_usd_total", "Computed cost of priced calls in USD.", [
+    "provider",
+    "model",
+    "team",
+  ]);
+  const unpriced = new FastCounter(
+    registry,
+    "tokenmeter_llm_unpriced_calls_total",
+    "Calls whose model has no price in the catalog (cost unknown, never counted as $0).",
+    ["provider", "model", "team"],
+  );
+  const errors = new FastCounter(
+    registry,
+    "tokenmeter_llm_errors_total",
+    "Model calls that ended in error, by error type.",
+    ["provider", "model", "team", "error_type"],
+  );
+  const duration = new FastHistogram(
+    registry,
+    "tokenmeter_llm_call_duration_seconds",
+    "Model call duration (gen_ai.client.operation.duration).",
+    CALL_LABELS,
+    DURATION_BUCKETS,
+  );
+  const ttft = new FastHistogram(
+    registry,
+    "tokenmeter_llm_time_to_first_token_seconds",
+    "Time to first token of streamed calls.",
+    ["provider", "model", "team", "source"],
+    TTFT_BUCKETS,
+  );
+  const tokenUsage = new FastHistogram(
+    registry,
+    "tokenmeter_llm_token_usage",
+    "Tokens per call (gen_ai.client.token.usage), by type input/output.",
+    ["provider", "model", "type"],
+    TOKEN_BUCKETS,
+  );
 
   const pipeline = {
     spansReceived: new Counter({
@@ -143,28 +138,40 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
   };
 
   /** Updates the call metrics for one stored call row. */
-  function recordCall(row: LlmCallRow): void {
+  function recordCall(row: CallSummary): void {
     const provider = providers.value(row.provider);
     const model = models.value(row.response_model || row.request_model);
     const team = teams.value(row.team);
-    calls.inc({ provider, model, team, status: row.status, source: row.source });
-    duration.observe({ provider, model, team, status: row.status, source: row.source }, row.duration_ms / 1000);
-    if (row.ttft_ms !== null) ttft.observe({ provider, model, team, source: row.source }, row.ttft_ms / 1000);
+    const pm = `${provider}\u0000${model}`;
+    const pmt = `${pm}\u0000${team}`;
+    const callKey = `${pmt}\u0000${row.status}\u0000${row.source}`;
+    const callLabels = [provider, model, team, row.status, row.source];
+    calls.inc(callKey, callLabels);
+    duration.observe(callKey, callLabels, row.duration_ms / 1000);
+    if (row.ttft_ms !== null)
+      ttft.observe(`${pmt}\u0000${row.source}`, [provider, model, team, row.source], row.ttft_ms / 1000);
     if (row.input_tokens) {
-      tokens.inc({ provider, model, team, kind: "input" }, row.input_tokens);
-      tokenUsage.observe({ provider, model, type: "input" }, row.input_tokens);
+      tokens.inc(`${pmt}\u0000input`, [provider, model, team, "input"], row.input_tokens);
+      tokenUsage.observe(`${pm}\u0000input`, [provider, model, "input"], row.input_tokens);
     }
     if (row.output_tokens) {
-      tokens.inc({ provider, model, team, kind: "output" }, row.output_tokens);
-      tokenUsage.observe({ provider, model, type: "output" }, row.output_tokens);
+      tokens.inc(`${pmt}\u0000output`, [provider, model, team, "output"], row.output_tokens);
+      tokenUsage.observe(`${pm}\u0000output`, [provider, model, "output"], row.output_tokens);
     }
-    if (row.cache_read_tokens) tokens.inc({ provider, model, team, kind: "cache_read" }, row.cache_read_tokens);
-    if (row.cache_write_tokens) tokens.inc({ provider, model, team, kind: "cache_write" }, row.cache_write_tokens);
-    if (row.reasoning_tokens) tokens.inc({ provider, model, team, kind: "reasoning" }, row.reasoning_tokens);
-    if (row.priced && row.cost_usd !== null) cost.inc({ provider, model, team }, Number(row.cost_usd));
-    else unpriced.inc({ provider, model, team });
+    if (row.cache_read_tokens) {
+      tokens.inc(`${pmt}\u0000cache_read`, [provider, model, team, "cache_read"], row.cache_read_tokens);
+    }
+    if (row.cache_write_tokens) {
+      tokens.inc(`${pmt}\u0000cache_write`, [provider, model, team, "cache_write"], row.cache_write_tokens);
+    }
+    if (row.reasoning_tokens) {
+      tokens.inc(`${pmt}\u0000reasoning`, [provider, model, team, "reasoning"], row.reasoning_tokens);
+    }
+    if (row.priced && row.cost_usd !== null) cost.inc(pmt, [provider, model, team], Number(row.cost_usd));
+    else unpriced.inc(pmt, [provider, model, team]);
     if (row.status === "error") {
-      errors.inc({ provider, model, team, error_type: errorTypes.value(row.error_type || "_OTHER") });
+      const errorType = errorTypes.value(row.error_type || "_OTHER");
+      errors.inc(`${pmt}\u0000${errorType}`, [provider, model, team, errorType]);
     }
   }
 

@@ -103,15 +103,19 @@ describe("normalizeSpan", () => {
     expect(scores).toEqual([]);
   });
 
-  it("span-copy-drops-content-the-call-row-already-holds", () => {
-    const { spanRow } = normalizer.normalizeSpan(makeSpan(CHAT_ATTRS), "sdk");
+  it("span-copy-drops-content-and-facts-the-call-row-already-holds", () => {
+    const { spanRow } = normalizer.normalizeSpan(
+      makeSpan({ ...CHAT_ATTRS, "app.request_id": "req-9", "tokenmeter.truncated_attributes": ["x"] }),
+      "sdk",
+    );
     expect(spanRow.attributes["gen_ai.input.messages"]).toBeUndefined();
     expect(spanRow.attributes["gen_ai.output.messages"]).toBeUndefined();
+    // Usage, models, params and attribution live in llm_calls; the app's own keys stay.
+    expect(Object.keys(spanRow.attributes).filter((k) => k.startsWith("gen_ai."))).toEqual([]);
+    expect(spanRow.attributes["tokenmeter.cache_hit"]).toBeUndefined();
     expect(spanRow.attributes).toMatchObject({
-      "gen_ai.request.model": "gpt-4o",
-      "gen_ai.usage.input_tokens": "120",
-      "gen_ai.request.stop_sequences": '["\\n\\n"]',
-      "tokenmeter.cache_hit": "true",
+      "app.request_id": "req-9",
+      "tokenmeter.truncated_attributes": '["x"]',
     });
     expect(spanRow.resource_attributes).toEqual({
       "service.name": "support-bot",

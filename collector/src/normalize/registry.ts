@@ -168,7 +168,7 @@ export function createNormalizer(
       convention: cls.convention,
       operation: cls.operation,
       is_llm_call: call === null ? 0 : 1,
-      attributes: flattenAttributes(span.attributes, dropContent),
+      attributes: flattenAttributes(span.attributes, dropContent, call !== null),
       resource_attributes: flattenResource(span.resource.attributes),
       events: eventsJson(span.events, dropContent),
     };
@@ -212,12 +212,17 @@ function truncate(s: string): string {
 }
 
 /** Attributes as Map(String, String): strings as is, others JSON; bounded. */
-export function flattenAttributes(attrs: Attributes, dropContent: boolean): Record<string, string> {
+export function flattenAttributes(
+  attrs: Attributes,
+  dropContent: boolean,
+  dropNormalized = false,
+): Record<string, string> {
   const out: Record<string, string> = {};
   let n = 0;
   for (const key in attrs) {
     if (n >= MAX_SPAN_ATTRIBUTES) break;
     if (dropContent && isContentKey(key)) continue;
+    if (dropNormalized && isNormalizedKey(key)) continue;
     const v = attrs[key] as AttrValue;
     const s = attrToString(v);
     if (s === undefined) continue;
@@ -225,6 +230,15 @@ export function flattenAttributes(attrs: Attributes, dropContent: boolean): Reco
     n++;
   }
   return out;
+}
+
+/**
+ * Keys whose facts the llm_calls row already holds (usage, models, params, attribution): a
+ * model-call span's copy in `spans` leaves them out, so a call is not stored twice. Keys of
+ * other conventions and the app's own attributes stay.
+ */
+function isNormalizedKey(key: string): boolean {
+  return key.startsWith("gen_ai.") || (key.startsWith("tokenmeter.") && key !== "tokenmeter.truncated_attributes");
 }
 
 /** Every span of a resource shares one flattened copy: later stages must not mutate it. */

@@ -5,6 +5,15 @@ import type { Logger } from "../logger.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { Spool, SpooledBatch } from "./spool.js";
 
+function serialize(rows: readonly unknown[]): string {
+  let text = "";
+  for (const r of rows) text += `${JSON.stringify(r)}\n`;
+  return text;
+}
+
+/** Longest an idle writer waits for more rows before inserting. */
+const LINGER_MS = 50;
+
 export interface BatchWriterOptions {
   client: ClickHouseClient;
   database: string;
@@ -21,7 +30,9 @@ export interface BatchWriterOptions {
 }
 
 interface Pending {
-  rows: unknown[];
+  /** JSONEachRow text pieces, each ending in a newline. */
+  chunks: string[];
+  rows: number;
   /** Resolvers of callers waiting until their rows are durable (in ClickHouse or the spool). */
   waiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
 }
@@ -40,6 +51,8 @@ export class BatchWriter {
   readonly #pending = new Map<string, Pending>();
   #queued = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Batches cut and not yet written. */
+  #busy = 0;
   /** Tail of the chain of flushes: batches are written one at a time, in order. */
   #chain: Promise<void> = Promise.resolve();
   #storageDown = false;
@@ -77,60 +90,93 @@ export class BatchWriter {
   }
 
   /** Queues rows for `table`, resolving once they are in ClickHouse or in the spool. */
-  write(table: string, rows: unknown[]): Promise<void> {
+  write(table: string, rows: readonly unknown[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
+    return this.writeText(table, serialize(rows), rows.length);
+  }
+
+  /** Queues rows already serialized as JSONEachRow text (one object per line, newline-terminated). */
+  writeText(table: string, text: string, rows: number): Promise<void> {
+    if (rows === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.#enqueue(table, rows, { resolve, reject });
+      this.#enqueue(table, text, rows, { resolve, reject });
     });
   }
 
   /** Queues rows without waiting for durability (in-process producers such as the proxy). */
-  enqueue(table: string, rows: unknown[]): void {
+  enqueue(table: string, rows: readonly unknown[]): void {
     if (rows.length === 0) return;
-    this.#enqueue(table, rows, undefined);
+    this.#enqueue(table, serialize(rows), rows.length, undefined);
   }
 
-  #enqueue(table: string, rows: unknown[], waiter: Pending["waiters"][number] | undefined): void {
+  /** Like enqueue(), for rows already serialized as JSONEachRow text. */
+  enqueueText(table: string, text: string, rows: number): void {
+    if (rows === 0) return;
+    this.#enqueue(table, text, rows, undefined);
+  }
+
+  #enqueue(table: string, text: string, rows: number, waiter: Pending["waiters"][number] | undefined): void {
     let p = this.#pending.get(table);
     if (!p) {
-      p = { rows: [], waiters: [] };
+      p = { chunks: [], rows: 0, waiters: [] };
       this.#pending.set(table, p);
     }
-    for (const r of rows) p.rows.push(r);
+    p.chunks.push(text);
+    p.rows += rows;
     if (waiter) p.waiters.push(waiter);
-    this.#queued += rows.length;
+    this.#queued += rows;
     this.#o.metrics?.pipeline.queueRows.set(this.#queued);
-    if (p.rows.length >= this.#o.maxRows) {
+    if (p.rows >= this.#o.maxRows) {
       this.#cut(table);
-    } else if (!this.#timer) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        for (const t of [...this.#pending.keys()]) this.#cut(t);
-      }, this.#o.maxDelayMs);
+    } else if (!this.#timer && this.#busy === 0) {
+      // Group commit: while a write is in flight rows accumulate and are cut the moment it
+      // ends; when idle, a short linger lets concurrent requests share one insert.
+      this.#timer = setTimeout(
+        () => {
+          this.#timer = undefined;
+          this.#cutAll();
+        },
+        Math.min(LINGER_MS, this.#o.maxDelayMs),
+      );
     }
+  }
+
+  #cutAll(): void {
+    for (const t of [...this.#pending.keys()]) this.#cut(t);
   }
 
   /** Takes the table's pending rows as one batch and chains its write. */
   #cut(table: string): void {
     const p = this.#pending.get(table);
-    if (!p || p.rows.length === 0) return;
+    if (!p || p.rows === 0) return;
     this.#pending.delete(table);
     const token = randomUUID();
-    this.#chain = this.#chain.then(() => this.#writeBatch(table, token, p));
+    this.#busy++;
+    this.#chain = this.#chain
+      .then(() => this.#writeBatch(table, token, p))
+      .finally(() => {
+        this.#busy--;
+        if (this.#busy === 0 && this.#pending.size > 0) {
+          if (this.#timer) clearTimeout(this.#timer);
+          this.#timer = undefined;
+          this.#cutAll();
+        }
+      });
   }
 
   async #writeBatch(table: string, token: string, p: Pending): Promise<void> {
-    const n = p.rows.length;
+    const n = p.rows;
+    const text = p.chunks.length === 1 ? (p.chunks[0] as string) : p.chunks.join("");
     try {
       if (this.degraded) {
-        await this.#spoolBatch(table, token, p.rows);
+        await this.#spoolBatch(table, token, text, n);
         this.#scheduleReplay();
       } else {
         try {
-          await this.#insert(table, token, p.rows, n);
+          await this.#insert(table, token, text, n);
         } catch (err) {
           this.#markDown(table, err);
-          await this.#spoolBatch(table, token, p.rows);
+          await this.#spoolBatch(table, token, text, n);
           this.#scheduleReplay();
         }
       }
@@ -147,23 +193,14 @@ export class BatchWriter {
     }
   }
 
-  async #insert(table: string, token: string, values: unknown[] | string, rows: number): Promise<void> {
+  async #insert(table: string, token: string, text: string, rows: number): Promise<void> {
     const started = performance.now();
-    const clickhouse_settings = { insert_deduplication_token: token, insert_deduplicate: 1 } as const;
-    if (typeof values === "string") {
-      // Spooled rows are already JSONEachRow text: send them as the INSERT's data, unparsed.
-      await this.#o.client.command({
-        query: `INSERT INTO ${this.#o.database}.${table} FORMAT JSONEachRow\n${values}`,
-        clickhouse_settings,
-      });
-    } else {
-      await this.#o.client.insert({
-        table: `${this.#o.database}.${table}`,
-        values,
-        format: "JSONEachRow",
-        clickhouse_settings,
-      });
-    }
+    // The rows travel as the INSERT's data, already JSONEachRow: nothing is parsed or
+    // re-encoded on the way, on the embedded engine and over HTTP alike.
+    await this.#o.client.command({
+      query: `INSERT INTO ${this.#o.database}.${table} FORMAT JSONEachRow\n${text}`,
+      clickhouse_settings: { insert_deduplication_token: token, insert_deduplicate: 1 },
+    });
     const m = this.#o.metrics?.pipeline;
     if (m) {
       m.insertSeconds.observe({ table }, (performance.now() - started) / 1000);
@@ -172,10 +209,8 @@ export class BatchWriter {
     }
   }
 
-  async #spoolBatch(table: string, token: string, rows: unknown[]): Promise<void> {
-    let body = "";
-    for (const r of rows) body += `${JSON.stringify(r)}\n`;
-    await this.#o.spool.append(table, token, rows.length, body);
+  async #spoolBatch(table: string, token: string, text: string, rows: number): Promise<void> {
+    await this.#o.spool.append(table, token, rows, text);
     this.#updateSpoolGauges();
   }
 
@@ -240,7 +275,7 @@ export class BatchWriter {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    for (const t of [...this.#pending.keys()]) this.#cut(t);
+    this.#cutAll();
     await this.#chain;
   }
 

@@ -1,6 +1,6 @@
-import { type ClickHouseClient, type ClickHouseClientConfigOptions, createClient } from "@clickhouse/client";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { type ClickHouseClient, type ClickHouseClientConfigOptions, createClient } from "@clickhouse/client";
 import type { Config } from "../config/schema.js";
 import { ERR_DATA_DIR_LOCKED, ERR_STORAGE } from "../errors.js";
 

@@ -13,7 +13,7 @@ const thresholdMs = z.coerce.number().min(0);
  * ```yaml
  * evaluators:
  *   enabled: [json-valid, refusal, empty-or-truncated, pii-output, latency-slo]
- *   recordPasses: true
+ *   recordPasses: false
  *   latency:
  *     durationMs: 30000
  *     ttftMs: 2000
@@ -27,10 +27,11 @@ export const evaluatorsSchema = z
     /** Evaluators that run at ingest; an empty list turns them all off. */
     enabled: z.array(z.enum(EVALUATOR_IDS)).default([...EVALUATOR_IDS]),
     /**
-     * Also store a 0 score when a check passes, so rates and drift have a denominator. False
-     * stores findings only (fewer rows; rates then need llm_calls as the denominator).
+     * Also store a 0 score when a check passes, so score tables carry their own denominator.
+     * Off by default: at ingest rates of tens of thousands of calls per second, five pass rows
+     * per call would outweigh the calls themselves; rates use llm_calls as the denominator.
      */
-    recordPasses: z.boolean().default(true),
+    recordPasses: z.boolean().default(false),
     latency: z
       .object({
         /** Whole-call duration SLO in ms; 0 turns the check off. */

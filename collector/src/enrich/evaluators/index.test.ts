@@ -56,7 +56,8 @@ function output(text: string, finish = "stop"): string {
   return JSON.stringify([{ role: "assistant", parts: [{ type: "text", content: text }], finish_reason: finish }]);
 }
 
-const defaults = evaluatorsSchema.parse(undefined);
+/** Most checks below assert the pass rows too, so they run with recordPasses on. */
+const defaults = evaluatorsSchema.parse({ recordPasses: true });
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -64,9 +65,9 @@ afterEach(() => {
 
 describe("evaluatorsSchema", () => {
   it("absent-section-enables-every-evaluator-with-default-slos", () => {
-    expect(defaults).toEqual({
+    expect(evaluatorsSchema.parse(undefined)).toEqual({
       enabled: [...EVALUATOR_IDS],
-      recordPasses: true,
+      recordPasses: false,
       latency: { durationMs: 30_000, ttftMs: 2_000, models: [] },
     });
   });

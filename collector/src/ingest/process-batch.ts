@@ -1,0 +1,278 @@
+import { createHash } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import type { Redactor } from "../enrich/redact.js";
+import type { NormalizedCall, NormalizedSpan } from "../normalize/registry.js";
+import type { SpanScore } from "../normalize/types.js";
+import { decodeLogs, decodeTraces } from "../otlp/decode.js";
+import type { DecodedLogRecord, DecodedSpan } from "../otlp/types.js";
+import type { CallSource, LlmCallRow, ScoreRow } from "../storage/rows.js";
+
+/**
+ * The CPU part of ingest, from request body to JSONEachRow text per table: decode, normalize,
+ * de-duplicate, price, redact, evaluate, serialize. It is pure (no I/O), so it runs the same
+ * inline or in a worker thread (see worker-pool.ts); only text and small call summaries come
+ * back to the main thread.
+ */
+
+export interface PipelineStages {
+  normalizeSpan(span: DecodedSpan, source: CallSource): NormalizedSpan;
+  dedupeCalls<T extends { trace_id: string; span_id: string; parent_span_id: string }>(calls: T[]): T[];
+  /** Prices the call and fills tokens when usage was missing. */
+  enrichCall(call: NormalizedCall): LlmCallRow;
+  redact: Redactor;
+  /** Built-in evaluators: scores for a stored call. Must not throw. */
+  evaluate?: (row: LlmCallRow) => ScoreRow[];
+}
+
+/** Rows of one table as JSONEachRow text (one JSON object per line). */
+export interface TableChunk {
+  text: string;
+  rows: number;
+}
+
+/** What metrics and budget hooks need of a stored call: no content, no ids. */
+export type CallSummary = Pick<
+  LlmCallRow,
+  | "timestamp"
+  | "team"
+  | "project"
+  | "user_id"
+  | "environment"
+  | "provider"
+  | "request_model"
+  | "response_model"
+  | "status"
+  | "source"
+  | "error_type"
+  | "duration_ms"
+  | "ttft_ms"
+  | "input_tokens"
+  | "output_tokens"
+  | "cache_read_tokens"
+  | "cache_write_tokens"
+  | "reasoning_tokens"
+  | "priced"
+  | "cost_usd"
+  | "cache_hit"
+>;
+
+export interface ProcessedBatch {
+  /** Items in the request (spans or log records), valid or not. */
+  received: number;
+  rejected: number;
+  rejectReason: string;
+  /** Spans whose normalization threw (they are still stored in `spans` when possible). */
+  normalizeFailures: number;
+  spans: TableChunk;
+  llm_calls: TableChunk;
+  scores: TableChunk;
+  calls: CallSummary[];
+}
+
+export interface DecodeLimits {
+  maxBodyBytes: number;
+  maxAttributeValueBytes: number;
+}
+
+/** Which path a span came by: our SDK and proxy mark their spans; anything else is "otlp". */
+function sourceOf(span: DecodedSpan): CallSource {
+  const marked = span.attributes["tokenmeter.source"];
+  if (marked === "sdk" || marked === "proxy") return marked;
+  if (span.scope.name === "@tokenmeter/sdk") return "sdk";
+  if (span.scope.name === "@tokenmeter/proxy") return "proxy";
+  return "otlp";
+}
+
+/** A stable id for a score carried in telemetry, so a re-sent span does not double it. */
+export function telemetryScoreId(traceId: string, spanId: string, name: string, timeUs: number): string {
+  return createHash("sha1").update(`${traceId}:${spanId}:${name}:${timeUs}`).digest("hex").slice(0, 32);
+}
+
+function scoreRow(traceId: string, spanId: string, s: SpanScore, source: string): ScoreRow {
+  return {
+    timestamp: s.timeUs,
+    score_id: telemetryScoreId(traceId, spanId, s.name, s.timeUs),
+    trace_id: traceId,
+    span_id: spanId,
+    name: s.name,
+    value: s.value,
+    label: s.label,
+    source,
+    comment: s.comment,
+    data_type: s.value === null ? "categorical" : "numeric",
+  };
+}
+
+function summarize(r: LlmCallRow): CallSummary {
+  return {
+    timestamp: r.timestamp,
+    team: r.team,
+    project: r.project,
+    user_id: r.user_id,
+    environment: r.environment,
+    provider: r.provider,
+    request_model: r.request_model,
+    response_model: r.response_model,
+    status: r.status,
+    source: r.source,
+    error_type: r.error_type,
+    duration_ms: r.duration_ms,
+    ttft_ms: r.ttft_ms,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cache_read_tokens: r.cache_read_tokens,
+    cache_write_tokens: r.cache_write_tokens,
+    reasoning_tokens: r.reasoning_tokens,
+    priced: r.priced,
+    cost_usd: r.cost_usd,
+    cache_hit: r.cache_hit,
+  };
+}
+
+const EMPTY: TableChunk = Object.freeze({ text: "", rows: 0 });
+
+function redactRow(row: LlmCallRow, redact: Redactor): void {
+  let hit = false;
+  if (row.input) {
+    const r = redact(row.input);
+    row.input = r.text;
+    hit ||= r.redacted;
+  }
+  if (row.output) {
+    const r = redact(row.output);
+    row.output = r.text;
+    hit ||= r.redacted;
+  }
+  if (hit) row.redacted = 1;
+}
+
+/** gen_ai.evaluation.result sent as an OTLP log record (event) -> a score. */
+function evaluationFromLog(rec: DecodedLogRecord): SpanScore | undefined {
+  const name = rec.eventName || (typeof rec.attributes["event.name"] === "string" ? rec.attributes["event.name"] : "");
+  if (name !== "gen_ai.evaluation.result") return undefined;
+  const a = rec.attributes;
+  const evalName = a["gen_ai.evaluation.name"];
+  if (typeof evalName !== "string" || !evalName || !rec.traceId) return undefined;
+  const v = a["gen_ai.evaluation.score.value"];
+  const value =
+    typeof v === "number"
+      ? v
+      : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))
+        ? Number(v)
+        : null;
+  const label = a["gen_ai.evaluation.score.label"];
+  const expl = a["gen_ai.evaluation.explanation"];
+  return {
+    name: evalName,
+    value,
+    label: typeof label === "string" ? label : "",
+    comment: typeof expl === "string" ? expl : "",
+    timeUs: rec.timeUs,
+  };
+}
+
+export interface BatchProcessor {
+  traces(body: Uint8Array, contentType: string, contentEncoding: string | undefined): ProcessedBatch;
+  logs(body: Uint8Array, contentType: string, contentEncoding: string | undefined): ProcessedBatch;
+  spans(spans: readonly DecodedSpan[]): ProcessedBatch;
+}
+
+export function createBatchProcessor(config: Config, stages: PipelineStages): BatchProcessor {
+  const limits: DecodeLimits = {
+    maxBodyBytes: config.ingest.maxBodyBytes,
+    maxAttributeValueBytes: config.ingest.maxAttributeValueBytes,
+  };
+
+  function spans(input: readonly DecodedSpan[]): ProcessedBatch {
+    let spansText = "";
+    let spanRows = 0;
+    let scoresText = "";
+    let scoreRows = 0;
+    let normalizeFailures = 0;
+    const pending: NormalizedCall[] = [];
+    for (const span of input) {
+      let n: NormalizedSpan;
+      try {
+        n = stages.normalizeSpan(span, sourceOf(span));
+      } catch {
+        // A normalizer bug must not fail the batch: the span is counted and skipped.
+        normalizeFailures++;
+        continue;
+      }
+      spansText += `${JSON.stringify(n.spanRow)}\n`;
+      spanRows++;
+      if (n.call) pending.push(n.call);
+      for (const s of n.scores) {
+        scoresText += `${JSON.stringify(scoreRow(span.traceId, span.spanId, s, "telemetry"))}\n`;
+        scoreRows++;
+      }
+    }
+    let callsText = "";
+    const calls: CallSummary[] = [];
+    for (const c of stages.dedupeCalls(pending)) {
+      const row = stages.enrichCall(c);
+      redactRow(row, stages.redact);
+      callsText += `${JSON.stringify(row)}\n`;
+      calls.push(summarize(row));
+      if (stages.evaluate) {
+        for (const s of stages.evaluate(row)) {
+          scoresText += `${JSON.stringify(s)}\n`;
+          scoreRows++;
+        }
+      }
+    }
+    return {
+      received: input.length,
+      rejected: 0,
+      rejectReason: "",
+      normalizeFailures,
+      spans: { text: spansText, rows: spanRows },
+      llm_calls: { text: callsText, rows: calls.length },
+      scores: { text: scoresText, rows: scoreRows },
+      calls,
+    };
+  }
+
+  return {
+    spans,
+    traces(body, contentType, contentEncoding) {
+      const decoded = decodeTraces(
+        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        contentType,
+        contentEncoding,
+        limits,
+      );
+      const out = spans(decoded.items);
+      out.received = decoded.items.length + decoded.rejected;
+      out.rejected = decoded.rejected;
+      out.rejectReason = decoded.rejectReason;
+      return out;
+    },
+    logs(body, contentType, contentEncoding) {
+      const decoded = decodeLogs(
+        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        contentType,
+        contentEncoding,
+        limits,
+      );
+      let text = "";
+      let rows = 0;
+      for (const rec of decoded.items) {
+        const s = evaluationFromLog(rec);
+        if (!s) continue;
+        text += `${JSON.stringify(scoreRow(rec.traceId, rec.spanId, s, "telemetry"))}\n`;
+        rows++;
+      }
+      return {
+        received: decoded.items.length + decoded.rejected,
+        rejected: decoded.rejected,
+        rejectReason: decoded.rejectReason,
+        normalizeFailures: 0,
+        spans: EMPTY,
+        llm_calls: EMPTY,
+        scores: { text, rows },
+        calls: [],
+      };
+    },
+  };
+}
