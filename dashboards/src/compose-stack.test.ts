@@ -207,6 +207,11 @@ describe("Dockerfile", () => {
     for (const command of npmCommands) expect(readme, `README.md mentions \`${command}\``).toContain(`\`${command}\``);
   });
 
+  it("installs every workspace's dependencies before copying the sources", () => {
+    const { workspaces } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { workspaces: string[] };
+    for (const ws of workspaces) expect(dockerfile, ws).toMatch(new RegExp(`^COPY ${ws}/package\\.json ${ws}/$`, "m"));
+  });
+
   it("starts the collector", () => {
     expect(dockerfile).toMatch(/^CMD \["node", "collector\/dist\/cli\/main\.js", "start"\]$/m);
   });
