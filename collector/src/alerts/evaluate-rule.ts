@@ -105,8 +105,9 @@ function drift(ctx: EvaluationContext, rule: Rule, statistic: DriftStatistic): P
   return pending;
 }
 
-function driftFilters(f: { team?: string[]; model?: string[]; prompt_name?: string[]; prompt_version?: string[] }) {
-  return { team: f.team, model: f.model, prompt_name: f.prompt_name, prompt_version: f.prompt_version } as DriftFilters;
+function driftFilters(f: DriftFilters): DriftFilters {
+  // Only the keys the SQL knows, in a fixed order: the object is also a memo key.
+  return { team: f.team, model: f.model, prompt_name: f.prompt_name, prompt_version: f.prompt_version };
 }
 
 function groupLabels(r: DriftResult): Record<string, string> {

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
  * With `for: 0` a breach goes straight to firing. A series with no result follows the rule's
  * `no_data`: `ok` resolves it, `alerting` counts as a breach, `keep_state` freezes a pending
  * or firing series. A series that is neither pending nor firing and loses its data is marked
- * `nodata`. Pure functions: the engine feeds observations in and acts on what comes out.
+ * `nodata` (and written to alert_events when it had fired before). Pure functions: the engine feeds observations in and acts on what comes out.
  */
 
 export type AlertStateName = "inactive" | "pending" | "firing" | "resolved" | "nodata";
@@ -91,11 +91,12 @@ export function step(prev: SeriesState, observed: Observation, rule: StepRule, n
     } else if (rule.noData === "ok" && isActive(prev.state)) {
       obs = "ok";
     } else {
-      // Not active and nothing to judge: mark the gap once.
+      // Not active and nothing to judge: mark the gap. Only a series that had fired is worth a
+      // row; groups whose traffic comes and goes would otherwise write one per dip.
       if (prev.state === "nodata") return { next: base, transition: false, notify: null };
       return {
         next: { ...enter(base, "nodata", now), activeSince: null },
-        transition: true,
+        transition: prev.state === "resolved",
         notify: null,
       };
     }
