@@ -1,6 +1,7 @@
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAlertEngine } from "../collector/src/alerts/engine.js";
+import { evaluateRule } from "../collector/src/alerts/evaluate-rule.js";
 import type { AlertNotification, Notifier } from "../collector/src/alerts/notifiers/types.js";
 import { parseRuleFile, type Rule } from "../collector/src/alerts/rules.js";
 import { ALERT_MIGRATIONS } from "../collector/src/alerts/schema.js";
@@ -107,7 +108,12 @@ beforeAll(async () => {
   ]);
   const calls = [
     // Latency: team slow is slow for two hours, team fast never.
-    ...every(T - 10 * MIN, T + 2 * HOUR, 30_000, () => ({ team: "slow", duration_ms: 5000 })),
+    ...every(T - 10 * MIN, T + 2 * HOUR, 30_000, (_t, i) => ({
+      team: "slow",
+      duration_ms: 5000,
+      ttft_ms: i % 2 === 0 ? 800 : null,
+      streamed: i % 2 === 0 ? 1 : 0,
+    })),
     ...every(T - 10 * MIN, T + 2 * HOUR, 30_000, () => ({ team: "fast", duration_ms: 120 })),
     // Error rate per 10-minute slot after T+3h: 20%, then 7%, then 3% of calls fail.
     ...every(T + 3 * HOUR - 10 * MIN, T + 3 * HOUR + 20 * MIN, 6_000, (t, i) => {
@@ -227,6 +233,32 @@ describe("alert engine", () => {
       { state: "firing", notified: T + 2 * MIN + HOUR },
       { state: "resolved", notified: T + 2 * MIN + HOUR },
     ]);
+  });
+
+  it("every threshold metric is computed in ClickHouse", async () => {
+    const ctx = {
+      client: storage.client,
+      database: db,
+      now: T + 30 * MIN,
+      drift: { minSamples: 100, epsilon: 1e-4 },
+      driftMemo: new Map(),
+    };
+    const metric = async (name: string) => {
+      const [rule] = rules(
+        `rules:\n  - { name: M, kind: threshold, metric: ${name}, threshold: 1, window: 10m, group_by: [team], filters: { team: slow } }\n`,
+      );
+      if (!rule) throw new Error("no rule");
+      const samples = await evaluateRule(rule, ctx);
+      return samples.map((x) => [x.labels["team"], x.statistic, Number(x.value?.toFixed(6)), x.details["calls"]]);
+    };
+    // 20 calls of team slow in the 10-minute window, every other one streamed.
+    expect(await metric("latency_p95")).toEqual([["slow", "latency_p95", 5000, 20]]);
+    expect(await metric("latency_p99")).toEqual([["slow", "latency_p99", 5000, 20]]);
+    expect(await metric("ttft_p95")).toEqual([["slow", "ttft_p95", 800, 10]]);
+    expect(await metric("error_rate")).toEqual([["slow", "error_rate", 0, 20]]);
+    // 20 x $0.0005 in 10 minutes = $0.06 per hour; 20 x 150 tokens in 10 minutes = 300 per minute.
+    expect(await metric("cost_rate")).toEqual([["slow", "cost_rate", 0.06, 20]]);
+    expect(await metric("tokens_rate")).toEqual([["slow", "tokens_rate", 300, 20]]);
   });
 
   it("hysteresis: a firing error-rate alert holds between resolve_threshold and threshold", async () => {
