@@ -360,6 +360,76 @@ describe("drift alert on a controlled shift", () => {
     expect(figures.n.ref).toBeGreaterThan(10_000);
   });
 
+  it("rates and categorical mixes: refusal and error rates, finish reasons, evaluator labels", async () => {
+    // Another team, a month later, so none of the windows above sees it.
+    const Q = T + 30 * DAY;
+    const calls: LlmCallRow[] = [];
+    const scores: ScoreRow[] = [];
+    let i = 0;
+    for (let t = Q - DAY - HOUR; t < Q; t += t < Q - HOUR ? MIN : MIN / 5) {
+      const current = t >= Q - HOUR;
+      const k = i % 100;
+      const trace = `q${(i++).toString(16)}`.padStart(32, "0");
+      calls.push(
+        call({
+          timestamp: t * 1000,
+          trace_id: trace,
+          span_id: trace.slice(16),
+          team: "qa",
+          request_model: "gpt-4o-mini",
+          output_tokens: 100,
+          status: k < (current ? 10 : 1) ? "error" : "ok",
+          finish_reason: k < (current ? 40 : 5) ? "length" : "stop",
+        }),
+      );
+      const score = (name: string, value: number | null, label: string, dataType: ScoreRow["data_type"]): ScoreRow => ({
+        timestamp: (t + 1000) * 1000,
+        score_id: `${name}-${trace}`,
+        trace_id: trace,
+        span_id: trace.slice(16),
+        name,
+        value,
+        label,
+        source: "evaluator",
+        comment: "",
+        data_type: dataType,
+      });
+      scores.push(score("refusal", k < (current ? 20 : 2) ? 1 : 0, "", "boolean"));
+      scores.push(score("tone", null, k < (current ? 50 : 10) ? "curt" : "polite", "categorical"));
+    }
+    await storage.client.insert({ table: `${db}.llm_calls`, values: calls, format: "JSONEachRow" });
+    await storage.client.insert({ table: `${db}.scores`, values: scores, format: "JSONEachRow" });
+
+    const q = { now: Q, referenceMs: DAY, currentMs: HOUR, minSamples: 100, filters: { team: ["qa"] } };
+    const one = async (signal: string, statistic: "welch" | "js") => {
+      const [r] = await computeDrift(storage.client, db, { ...q, signal, statistics: [statistic] });
+      return r;
+    };
+    const refusal = await one("refusal_rate", "welch");
+    expect(refusal).toMatchObject({ signal: "refusal_rate", statistic: "welch", ref_n: 1440, cur_n: 300 });
+    expect(refusal?.ref_mean).toBeCloseTo(0.02, 2);
+    expect(refusal?.cur_mean).toBeCloseTo(0.2, 3);
+    expect(refusal?.p_value).toBeLessThan(1e-6);
+    expect((await one("refusal_rate", "js"))?.value).toBeGreaterThan(0.05);
+    const errors = await one("error_rate", "welch");
+    expect(errors?.value).toBeCloseTo(0.09, 2);
+    const finish = await one("finish_reason", "js");
+    const tone = await one("score_label:tone", "js");
+    expect(finish).toMatchObject({ signal: "finish_reason", statistic: "js", ref_n: 1440, cur_n: 300 });
+    expect(tone).toMatchObject({ signal: "score_label:tone", statistic: "js", ref_n: 1440, cur_n: 300 });
+    console.log(
+      "categorical figures",
+      JSON.stringify({
+        refusal_welch: refusal?.value,
+        error_welch: errors?.value,
+        finish_js: finish?.value,
+        tone_js: tone?.value,
+      }),
+    );
+    expect(finish?.value).toBeGreaterThan(0.1);
+    expect(tone?.value).toBeGreaterThan(0.1);
+  });
+
   it("minimum-sample guard: a window with fewer samples gives no result", async () => {
     const q = { now: T + 70 * MIN, referenceMs: 7 * DAY, currentMs: HOUR, signal: "output_tokens" };
     expect(await computeDrift(storage.client, db, { ...q, minSamples: 301 })).toEqual([]);
