@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { budgetsSchema, pricingSchema } from "../finops/config.js";
 import { evaluatorsSchema } from "../enrich/evaluators/config.js";
 
 /**
@@ -94,6 +95,110 @@ export const metricsSchema = z
   })
   .prefault({});
 
+/** A token bucket: a sustained request rate plus the burst allowed after a quiet period. */
+export const proxyRateLimitSchema = z.object({
+  requestsPerMinute: z.coerce.number().positive(),
+  /** Requests allowed back to back; default ten seconds' worth of the rate (at least 1). */
+  burst: positiveInt.optional(),
+});
+
+const PROXY_ROUTE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** Path prefixes the proxy answers itself, so no upstream may take them. */
+const RESERVED_PROXY_ROUTES = new Set(["openai", "anthropic", "healthz", "metrics"]);
+
+/** A named upstream served at /<name>/v1/*. */
+export const proxyUpstreamSchema = z.object({
+  baseUrl: z.string().url(),
+  /** Wire format: named upstreams speak OpenAI's unless told otherwise. */
+  format: z.enum(["openai", "anthropic"]).default("openai"),
+  /** gen_ai.provider.name on its spans and the price lookup; defaults to the upstream's name. */
+  provider: z.string().min(1).optional(),
+  /** Overrides proxy.injectStreamUsage for this upstream. */
+  injectStreamUsage: z.boolean().optional(),
+});
+
+/**
+ * A virtual key (`tm_...`) handed to an application instead of the provider's key. Only its
+ * sha256 is configured; the real key is read from the named environment variable at start.
+ */
+export const proxyVirtualKeySchema = z.object({
+  /** Name shown in spans, metrics and hooks (never the key itself). */
+  id: z.string().min(1),
+  /** Lowercase hex sha256 of the full key, `tm_` prefix included. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be a hex sha256")
+    .transform((s) => s.toLowerCase()),
+  team: z.string().default(""),
+  project: z.string().default(""),
+  /** Environment variable with the real provider key: one for every route, or one per route name. */
+  providerKeyEnv: z.union([z.string().min(1), z.record(z.string(), z.string().min(1))]).optional(),
+  rateLimit: proxyRateLimitSchema.optional(),
+  /** Answer this key's identical requests from the response cache. */
+  cache: z.boolean().default(false),
+});
+
+export const proxyCacheSchema = z
+  .object({
+    /** Routes whose identical requests are answered from the cache. */
+    routes: z.array(z.string()).default([]),
+    /** Teams whose identical requests are answered from the cache, on any route. */
+    teams: z.array(z.string()).default([]),
+    ttlSeconds: positiveInt.default(300),
+    maxEntries: positiveInt.default(10_000),
+    maxBytes: positiveInt.default(64 * 1024 * 1024),
+    /** Larger responses are not cached. */
+    maxEntryBytes: positiveInt.default(1024 * 1024),
+  })
+  .prefault({});
+
+export const proxySchema = z
+  .object({
+    /** `/openai/v1/*` goes here. */
+    openaiBaseUrl: z.string().url().default("https://api.openai.com/v1"),
+    /** `/anthropic/v1/*` goes here. */
+    anthropicBaseUrl: z.string().url().default("https://api.anthropic.com/v1"),
+    /** More upstreams by name (vLLM, Ollama, Groq, Azure OpenAI...), served at /<name>/v1/*. */
+    upstreams: z
+      .record(
+        z
+          .string()
+          .regex(PROXY_ROUTE_NAME, "must be lowercase letters, digits, - or _")
+          .refine((n) => !RESERVED_PROXY_ROUTES.has(n), "is reserved"),
+        proxyUpstreamSchema,
+      )
+      .default({}),
+    /**
+     * Adds stream_options.include_usage to OpenAI streaming requests that lack it, so streamed
+     * calls carry exact usage; the extra usage chunk is removed before the client sees it.
+     */
+    injectStreamUsage: z.boolean().default(false),
+    /** Record prompts and responses on spans (bounded by maxCaptureBytes per side). */
+    captureContent: z.boolean().default(true),
+    maxCaptureBytes: positiveInt.default(256 * 1024),
+    /** Largest model-call request body read; larger ones get a 413 in the provider's shape. */
+    maxBodyBytes: positiveInt.default(32 * 1024 * 1024),
+    /** Time allowed for the upstream's response headers (non-streamed answers arrive whole). */
+    upstreamHeadersTimeoutMs: positiveInt.default(600_000),
+    /** Longest silence allowed between two chunks of the upstream's body. */
+    upstreamBodyTimeoutMs: positiveInt.default(300_000),
+    /** Pooled keep-alive connections per upstream origin. */
+    connectionsPerUpstream: positiveInt.default(256),
+    /** service.name of the spans the proxy emits. */
+    serviceName: z.string().min(1).default("tokenmeter-proxy"),
+    virtualKeys: z.array(proxyVirtualKeySchema).default([]),
+    rateLimits: z
+      .object({
+        /** Per team (from the virtual key or x-tokenmeter-team). */
+        teams: z.record(z.string(), proxyRateLimitSchema).default({}),
+      })
+      .prefault({}),
+    cache: proxyCacheSchema,
+    /** Finished spans held while the pipeline or remote collector is slow; more are dropped and counted. */
+    maxBufferedSpans: positiveInt.default(10_000),
+  })
+  .prefault({});
+
 export const configSchema = z.object({
   evaluators: evaluatorsSchema,
   server: serverSchema,
@@ -102,6 +207,9 @@ export const configSchema = z.object({
   defaults: defaultsSchema,
   redaction: redactionSchema,
   metrics: metricsSchema,
+  proxy: proxySchema,
+  pricing: pricingSchema,
+  budgets: budgetsSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,56 @@
+import { engine, type Migration, onCluster, type SchemaContext, tableStatements } from "../storage/migrations.js";
+import { ROLLUP_COLUMNS, ROLLUP_TABLE, ROLLUP_VIEW, rollupSelect } from "./rollup.js";
+
+/**
+ * FinOps schema, versions 200+.
+ *
+ * 200 adds `list_cost_usd` beside `cost_usd`. `cost_usd` stays what the organization pays
+ * (effective cost: contract rates and discounts applied), so every existing reader of cost keeps
+ * its meaning; `list_cost_usd` is the catalog list cost at the call's service tier. It defaults
+ * to `cost_usd`: rows written without it (older collectors, no contract) have list = effective.
+ *
+ * 201 creates the hourly rollup `llm_calls_hourly` (AggregatingMergeTree) fed by a materialized
+ * view on every insert into llm_calls, then backfills it from the rows already stored. Migrations
+ * run before ingest starts, so nothing is written between the view's creation and the backfill;
+ * on a cluster, run the first start of a new version on one node before the others ingest.
+ */
+
+/** Where llm_calls rows physically live: `<db>.llm_calls` or, on a cluster, `<db>.llm_calls_local`. */
+export function localTable(ctx: SchemaContext, table: string): string {
+  return `${ctx.database}.${table}${ctx.cluster ? "_local" : ""}`;
+}
+
+export const FINOPS_MIGRATIONS: Migration[] = [
+  {
+    version: 200,
+    name: "llm_calls.list_cost_usd (list vs effective cost)",
+    statements: (ctx) => {
+      const column =
+        "ADD COLUMN IF NOT EXISTS list_cost_usd Nullable(Decimal(18, 9)) DEFAULT cost_usd CODEC(ZSTD(1)) AFTER cost_usd";
+      const stmts = [`ALTER TABLE ${localTable(ctx, "llm_calls")}${onCluster(ctx)} ${column}`];
+      // The Distributed table carries the column list too.
+      if (ctx.cluster) stmts.push(`ALTER TABLE ${ctx.database}.llm_calls${onCluster(ctx)} ${column}`);
+      return stmts;
+    },
+  },
+  {
+    version: 201,
+    name: "llm_calls_hourly rollup (AggregatingMergeTree + materialized view, backfilled)",
+    statements: (ctx) => [
+      ...tableStatements(
+        ctx,
+        ROLLUP_TABLE,
+        ROLLUP_COLUMNS,
+        `${engine(ctx, ROLLUP_TABLE, "AggregatingMergeTree")}\nPARTITION BY toYYYYMM(hour)\nORDER BY (hour, team, project, provider, model, status)${
+          ctx.retentionDays > 0 ? `\nTTL hour + toIntervalDay(${ctx.retentionDays})` : ""
+        }`,
+      ),
+      // On a cluster each shard's view feeds its own local rollup; readers go through the
+      // Distributed table and GROUP BY, which merges across shards.
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${ctx.database}.${ROLLUP_VIEW}${onCluster(ctx)} TO ${localTable(ctx, ROLLUP_TABLE)} AS\n${rollupSelect(localTable(ctx, "llm_calls"))}`,
+      // A rerun after an interrupted backfill starts the backfill over.
+      `TRUNCATE TABLE IF EXISTS ${localTable(ctx, ROLLUP_TABLE)}${onCluster(ctx)}`,
+      `INSERT INTO ${ctx.database}.${ROLLUP_TABLE}\n${rollupSelect(`${ctx.database}.llm_calls`)}`,
+    ],
+  },
+];
