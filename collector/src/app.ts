@@ -1,4 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { createAlertEngine } from "./alerts/engine.js";
+import { createNotifiers } from "./alerts/notifiers/create-notifiers.js";
+import { loadRules } from "./alerts/rules.js";
+import { registerAlertsRoutes } from "./api/alerts-routes.js";
 import { bearerAuth } from "./api/auth.js";
 import { registerCallsRoutes } from "./api/calls-routes.js";
 import { installErrorHandler } from "./api/error-handler.js";
@@ -23,6 +27,8 @@ export interface CollectorDeps {
   /** Replace stages in tests; defaults to the full set of adapters, pricing and redaction. */
   stages?: PipelineStages;
   metrics?: CollectorMetrics;
+  /** Environment for secrets named in config (notifier keys); read once, here. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Collector {
@@ -87,6 +93,20 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: apiAuth });
   registerScoresRoutes(app, { writer, client: storage.client, database: storage.database, auth: apiAuth });
 
+  const alertEngine = createAlertEngine({
+    client: storage.client,
+    database: storage.database,
+    rules: config.alerts.enabled ? loadRules(config.alerts.rulesGlob) : [],
+    notifiers: createNotifiers(config.alerts.notifiers, deps.env ?? {}),
+    logger: logger.child({ component: "alerts" }),
+    intervalMs: config.alerts.intervalMs,
+    externalUrl: config.alerts.externalUrl,
+    drift: config.alerts.drift,
+    maxSeriesPerRule: config.alerts.maxSeriesPerRule,
+  });
+  registerAlertsRoutes(app, { engine: alertEngine, auth: apiAuth });
+  if (config.alerts.enabled) await alertEngine.start();
+
   let closed = false;
   return {
     app,
@@ -99,6 +119,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
       if (closed) return;
       closed = true;
       await app.close();
+      await alertEngine.close();
       await workers?.close();
       await writer.close();
       await storage.close();

@@ -5,7 +5,8 @@ import { isTokenmeterError } from "../errors.js";
 const USAGE = `usage: tokenmeter <command> [options]
 
 commands:
-  start            run the collector (and proxy) on embedded ClickHouse or CLICKHOUSE_URL
+  start                  run the collector (and proxy) on embedded ClickHouse or CLICKHOUSE_URL
+  alerts check [files]   validate and lint alert rules (default: the configured rules glob)
 
 options:
   -c, --config F   tokenmeter.yaml to use (default: TOKENMETER_CONFIG)
@@ -17,7 +18,11 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    options: {
+      config: { type: "string", short: "c" },
+      help: { type: "boolean", short: "h" },
+      strict: { type: "boolean" },
+    },
   });
   const command = positionals[0];
   const configFile = typeof values.config === "string" ? values.config : undefined;
@@ -30,6 +35,14 @@ async function main(argv: string[]): Promise<number> {
       const { runStart } = await import("./start.js");
       await runStart({ configFile });
       return -1; // keeps running
+    }
+    case "alerts": {
+      if (positionals[1] !== "check") {
+        process.stderr.write(`tokenmeter: unknown alerts command "${positionals[1] ?? ""}"\n\n${USAGE}`);
+        return 2;
+      }
+      const { runAlertsCheck } = await import("./alerts-check.js");
+      return runAlertsCheck({ paths: positionals.slice(2), configFile, strict: values.strict === true });
     }
     default:
       process.stderr.write(`tokenmeter: unknown command "${command}"\n\n${USAGE}`);

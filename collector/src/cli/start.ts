@@ -15,7 +15,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const config = loadConfig({ file: opts.configFile });
   const logger = createLogger(config.server.logLevel);
   const storage = await openStorage(config);
-  const collector = await buildCollector({ config, storage, logger });
+  const collector = await buildCollector({ config, storage, logger, env: process.env });
   const { host, collectorPort } = config.server;
   const address = await collector.app.listen({ host, port: collectorPort });
 

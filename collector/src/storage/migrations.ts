@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { alertMigrations } from "../alerts/schema.js";
 
 /**
  * Versioned, idempotent schema migrations. Each migration renders its DDL for the deployment
@@ -184,6 +185,8 @@ export const MIGRATIONS: Migration[] = [
       ),
     ],
   },
+  // Feature migrations live beside their features; version ranges keep them apart.
+  ...alertMigrations(),
 ];
 
 function migrationsTable(ctx: SchemaContext): string[] {
