@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { alertsConfigSchema } from "../alerts/config.js";
 import { budgetsSchema, pricingSchema } from "../finops/config.js";
 import { evaluatorsSchema } from "../enrich/evaluators/config.js";
 
@@ -200,6 +201,7 @@ export const proxySchema = z
   .prefault({});
 
 export const configSchema = z.object({
+  alerts: alertsConfigSchema,
   evaluators: evaluatorsSchema,
   server: serverSchema,
   storage: storageSchema,
