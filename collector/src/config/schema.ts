@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { alertsConfigSchema } from "../alerts/config.js";
-import { budgetsSchema, pricingSchema } from "../finops/config.js";
 import { evaluatorsSchema } from "../enrich/evaluators/config.js";
+import { budgetsSchema, pricingSchema } from "../finops/config.js";
 
 /**
  * tokenmeter.yaml and TOKENMETER_* variables share this one schema. Every field has a default,
