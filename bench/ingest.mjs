@@ -13,7 +13,7 @@ import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { Pool } from "undici";
-import { fmt, freePort, peakRssMiB, percentile, startChild, stopChild } from "./lib.mjs";
+import { cpuSeconds, fmt, freePort, peakRssMiB, percentile, startChild, stopChild } from "./lib.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -164,6 +164,7 @@ async function main() {
     `ingest bench: ${BATCH} spans/request (${fmt(template.body.length / BATCH)} B/span protobuf), ${CONCURRENCY} in flight, ${SECONDS}s`,
   );
   const pool = new Pool(base, { connections: CONCURRENCY, pipelining: 1 });
+  const cpuBefore = cpuSeconds(server.pid);
   const latencies = [];
   let requestNo = 0;
   let acked = 0;
@@ -200,6 +201,7 @@ async function main() {
     if ((performance.now() - started) / 1000 > SECONDS * 4) break;
   }
   const e2eSecs = (performance.now() - started) / 1000;
+  const serverCpu = cpuSeconds(server.pid) - cpuBefore;
   const peak = peakRssMiB(server.pid);
   await pool.close();
   await stopChild(server);
@@ -232,6 +234,8 @@ async function main() {
     request_p50_ms: percentile(sorted, 50),
     request_p99_ms: percentile(sorted, 99),
     server_peak_rss_mib: peak,
+    server_cpu_seconds: serverCpu,
+    server_cpu_us_per_span: (serverCpu * 1e6) / Math.max(1, Number(n)),
     baseline_raw_insert_rows_per_sec: base_,
   };
   console.log(JSON.stringify(result, null, 2));
@@ -242,6 +246,7 @@ async function main() {
       `vs baseline          : ${fmt(spansPerSec / base_, 2)}x of raw embedded-ClickHouse insert (${fmt(base_)} rows/s)`,
       `request latency      : p50 ${fmt(result.request_p50_ms, 1)} ms, p99 ${fmt(result.request_p99_ms, 1)} ms`,
       `server peak RSS      : ${fmt(peak)} MiB`,
+      `server CPU per span  : ${fmt(result.server_cpu_us_per_span, 1)} µs (all threads, ClickHouse included) -> ${fmt(2e6 / result.server_cpu_us_per_span)} spans/s if it had both cores to itself`,
       `loss                 : ${result.lost} lost, ${result.duplicates} duplicated of ${fmt(acked)} acknowledged`,
     ].join("\n"),
   );
