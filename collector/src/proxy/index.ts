@@ -10,7 +10,7 @@ export type {
 } from "./hooks.js";
 export { createOtlpHttpSink, encodeSpans, type OtlpHttpSinkOptions } from "./otlp-exporter.js";
 export { createProxyMetrics, type ProxyMetrics, telemetryDroppedCounter } from "./proxy-metrics.js";
-export { buildProxy, type Proxy, type ProxyDeps, type StartProxyOptions, startProxy } from "./server.js";
+export { buildProxy, type ProxyDeps, type ProxyServer, type StartProxyOptions, startProxy } from "./server.js";
 export {
   createPipelineSink,
   type PipelineSinkOptions,

@@ -38,7 +38,7 @@ export interface ProxyDeps {
   serveMetrics?: boolean;
 }
 
-export interface Proxy {
+export interface ProxyServer {
   readonly server: Server;
   readonly metrics: ProxyMetrics;
   /** Listens; resolves with the base URL (`http://127.0.0.1:8787`). */
@@ -57,7 +57,7 @@ const NOT_FOUND_BODY = (url: string) =>
     message: `tokenmeter proxy: no route for ${url.split("?")[0]}. Use /openai/v1/..., /anthropic/v1/... or /<upstream>/v1/...`,
   });
 
-export function buildProxy(deps: ProxyDeps): Proxy {
+export function buildProxy(deps: ProxyDeps): ProxyServer {
   const { config, logger, sink, registry } = deps;
   const pc = config.proxy;
   const routes = buildRoutes(pc);
@@ -195,7 +195,7 @@ export interface StartProxyOptions extends ProxyDeps {
 }
 
 /** buildProxy + listen on `host`/`port` (default: config.server.host / config.server.proxyPort). */
-export async function startProxy(opts: StartProxyOptions): Promise<Proxy & { url: string }> {
+export async function startProxy(opts: StartProxyOptions): Promise<ProxyServer & { url: string }> {
   const proxy = buildProxy(opts);
   const url = await proxy.listen({
     host: opts.host ?? opts.config.server.host,

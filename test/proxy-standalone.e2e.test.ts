@@ -1,0 +1,185 @@
+/**
+ * `tokenmeter proxy --collector URL`: the proxy in its own process (here: its own server and
+ * registry) exporting its spans over OTLP/HTTP to a remote collector.
+ */
+import OpenAI from "openai";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildCollector, type Collector } from "../collector/src/app.js";
+import { type FakeProvider, startFakeProvider } from "../collector/src/fake-provider/index.js";
+import { decodeTraces } from "../collector/src/otlp/decode.js";
+import type { DecodedSpan } from "../collector/src/otlp/types.js";
+import {
+  createOtlpHttpSink,
+  encodeSpans,
+  type ProxyServer,
+  startProxy,
+  telemetryDroppedCounter,
+} from "../collector/src/proxy/index.js";
+import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { newTrace, type Row } from "./proxy-harness.js";
+
+let fake: FakeProvider;
+let collector: Collector;
+let collectorUrl: string;
+
+beforeAll(async () => {
+  const { dir, storage } = await embeddedStorage();
+  fake = await startFakeProvider();
+  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
+  collectorUrl = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+});
+
+afterAll(async () => {
+  await collector?.close();
+  await fake?.close();
+});
+
+async function standaloneProxy(
+  target: string,
+  maxBufferedSpans = 1000,
+): Promise<{ proxy: ProxyServer & { url: string }; registry: Registry }> {
+  const { dir } = await embeddedStorage();
+  const config = testConfig(dir, { proxy: { openaiBaseUrl: `${fake.url}/v1`, maxBufferedSpans } });
+  const registry = new Registry();
+  const sink = createOtlpHttpSink({
+    url: target,
+    dropped: telemetryDroppedCounter(registry).labels({ component: "proxy" }),
+    logger: silentLogger,
+    maxBufferedSpans,
+    flushIntervalMs: 20,
+    closeTimeoutMs: 300,
+  });
+  const proxy = await startProxy({
+    config,
+    logger: silentLogger,
+    sink,
+    registry,
+    env: {},
+    serveMetrics: true,
+    host: "127.0.0.1",
+    port: 0,
+  });
+  return { proxy, registry };
+}
+
+async function callsOf(traceId: string): Promise<Row[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${traceId}` });
+    const calls = (res.json() as { calls: Row[] }).calls;
+    if (calls.length > 0 || Date.now() > deadline) return calls;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("standalone proxy exporting OTLP", () => {
+  it("spans reach the remote collector as source=proxy rows", async () => {
+    const { proxy } = await standaloneProxy(collectorUrl);
+    try {
+      const client = new OpenAI({ apiKey: "k", baseURL: `${proxy.url}/openai/v1`, maxRetries: 0 });
+      const t = newTrace();
+      await client.chat.completions
+        .create(
+          {
+            model: "gpt-4o",
+            messages: [{ role: "user", content: "over the wire" }],
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          { headers: { traceparent: t.traceparent, "x-tokenmeter-team": "remote" } },
+        )
+        .then(async (s) => {
+          for await (const _ of s) {
+            // drain
+          }
+        });
+      const [row] = await callsOf(t.traceId);
+      expect(row).toMatchObject({
+        trace_id: t.traceId,
+        parent_span_id: t.parentSpanId,
+        source: "proxy",
+        team: "remote",
+        provider: "openai",
+        request_model: "gpt-4o",
+        output_tokens: 4,
+        tokens_estimated: 0,
+        streamed: 1,
+        status: "ok",
+      });
+      expect(JSON.parse(String(row?.["input"]))[0]).toEqual({
+        role: "user",
+        parts: [{ type: "text", content: "over the wire" }],
+      });
+      const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+      expect(metrics).toContain('tokenmeter_proxy_requests_total{route="openai",code="200"} 1');
+    } finally {
+      await proxy.close(500);
+    }
+  });
+
+  it("collector down: calls are unaffected, spans beyond the bounded buffer are counted as dropped", async () => {
+    const { proxy, registry } = await standaloneProxy("http://127.0.0.1:9", 2);
+    try {
+      const client = new OpenAI({ apiKey: "k", baseURL: `${proxy.url}/openai/v1`, maxRetries: 0 });
+      for (let i = 0; i < 5; i++) {
+        const r = await client.chat.completions.create({
+          model: "gpt-4o",
+          messages: [{ role: "user", content: "hi" }],
+        });
+        expect(r.choices[0]?.message.content).toBe("Echo: hi");
+      }
+    } finally {
+      await proxy.close(500);
+    }
+    // 5 spans, room for 2: at least 3 dropped at once, the 2 held are dropped when close gives up.
+    expect(await registry.metrics()).toMatch(/tokenmeter_telemetry_dropped_total\{component="proxy"\} 5/);
+  });
+
+  it("the encoder round-trips through the collector's OTLP decoder", () => {
+    const span: DecodedSpan = {
+      traceId: "0123456789abcdef0123456789abcdef",
+      spanId: "0123456789abcdef",
+      parentSpanId: "",
+      name: "chat gpt-4o",
+      kind: 3,
+      startTimeUs: 1_790_000_000_000_000,
+      endTimeUs: 1_790_000_000_250_000,
+      attributes: {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.usage.input_tokens": 12,
+        "gen_ai.response.time_to_first_chunk": 0.125,
+        "gen_ai.request.stream": true,
+        "gen_ai.response.finish_reasons": ["stop"],
+        "gen_ai.input.messages": [{ role: "user", content: "hi" }],
+      },
+      events: [],
+      status: { code: 2, message: "boom" },
+      resource: { attributes: { "service.name": "tokenmeter-proxy" } },
+      scope: { name: "@tokenmeter/proxy", version: "0.1.0" },
+    };
+    const bytes = encodeSpans([span]);
+    const decoded = decodeTraces(Buffer.from(bytes), "application/x-protobuf", undefined, {
+      maxBodyBytes: 1 << 20,
+      maxAttributeValueBytes: 1 << 20,
+    });
+    expect(decoded.rejected).toBe(0);
+    const [d] = decoded.items;
+    expect(d).toMatchObject({
+      traceId: span.traceId,
+      spanId: span.spanId,
+      parentSpanId: "",
+      name: span.name,
+      kind: 3,
+      startTimeUs: span.startTimeUs,
+      endTimeUs: span.endTimeUs,
+      status: { code: 2, message: "boom" },
+      scope: span.scope,
+    });
+    expect(d?.attributes).toEqual({
+      ...span.attributes,
+      "gen_ai.input.messages": JSON.stringify([{ role: "user", content: "hi" }]),
+    });
+    expect(d?.resource.attributes).toEqual({ "service.name": "tokenmeter-proxy" });
+  });
+});
