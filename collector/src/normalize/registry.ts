@@ -13,8 +13,13 @@ import type { Attributes, AttrValue, DecodedSpan, SpanEvent } from "../otlp/type
 import type { CallSource, LlmCallRow, SpanRow } from "../storage/rows.js";
 import { attrToString, bool, jsonReplacer } from "./attr.js";
 import { type AttributionDefaults, resolveAttribution, serviceOf } from "./attribution.js";
+import { langfuseAdapter } from "./langfuse.js";
+import { openInferenceAdapter } from "./openinference.js";
+import { openLitAdapter } from "./openlit.js";
+import { openLlmetryAdapter } from "./openllmetry.js";
 import { evaluationScores, otelGenAiAdapter } from "./otel-genai.js";
 import type { CallFacts, ConventionAdapter, SpanClassification, SpanScore } from "./types.js";
+import { vercelAiAdapter } from "./vercel-ai.js";
 
 /** An llm_calls row before enrich/ prices it and estimates missing tokens. */
 export type NormalizedCall = Omit<
@@ -45,9 +50,19 @@ export interface Normalizer {
 
 /**
  * The built-in adapters in detection order. Conventions added later go BEFORE otel_genai
- * (see the file comment); otel_genai must stay last.
+ * (see the file comment); otel_genai must stay last. Among the others, the ones detected by a
+ * key only their own spans carry come first: the Traceloop and Langfuse SDKs stamp their
+ * context keys (traceloop.association.properties.*, langfuse.environment, user.id) on every
+ * span their processor sees, including other instrumentations' spans.
  */
-export const defaultAdapters: readonly ConventionAdapter[] = Object.freeze([otelGenAiAdapter]);
+export const defaultAdapters: readonly ConventionAdapter[] = Object.freeze([
+  openInferenceAdapter,
+  langfuseAdapter,
+  vercelAiAdapter,
+  openLitAdapter,
+  openLlmetryAdapter,
+  otelGenAiAdapter,
+]);
 
 // Bounds on what one span may put in the spans table.
 export const MAX_SPAN_ATTRIBUTES = 256;
@@ -304,6 +319,7 @@ function eventAttributes(ev: SpanEvent, dropContent: boolean): Record<string, st
 /**
  * The fields dedupeCalls reads. Only the ids are required, so a caller typed against the ids
  * alone can pass its rows; without model/operation fields every parent/child pair matches.
+ * The optional fact fields are copied onto the kept row when it lacks them.
  */
 export interface DedupeCandidate {
   trace_id: string;
@@ -318,63 +334,326 @@ export interface DedupeCandidate {
   cache_read_tokens?: number;
   cache_write_tokens?: number;
   reasoning_tokens?: number;
+  /** Sibling spans are only paired across conventions (two instrumentations, one call). */
+  convention?: string;
+  /** Call start (Unix µs) and duration, for pairing siblings whose lifetimes overlap. */
+  timestamp?: number;
+  duration_ms?: number;
+  provider?: string;
+  response_id?: string;
+  finish_reason?: string;
+  prompt_name?: string;
+  prompt_version?: string;
+  input?: string;
+  output?: string;
+  user_id?: string;
+  session_id?: string;
+  team?: string;
+  project?: string;
+  feature?: string;
+  ttft_ms?: number | null;
+  streamed?: number;
+  http_status?: number;
+  reportedCostUsd?: number | null;
+  tags?: Record<string, string>;
 }
 
-function modelOf(c: DedupeCandidate): string {
-  return c.request_model || c.response_model || "";
+/** Parent link of any span of the batch, so ancestry can be followed through spans that are not calls. */
+export interface SpanLink {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string;
 }
 
-function sameCall(a: DedupeCandidate, b: DedupeCandidate): boolean {
-  return (a.operation ?? "") === (b.operation ?? "") && modelOf(a) === modelOf(b);
+/** How far up a call's ancestry a wrapper is looked for; traces deeper than this are not walked. */
+const MAX_ANCESTOR_HOPS = 64;
+/** Sibling pairing is quadratic in the calls sharing one parent; larger fan-outs are left alone. */
+const MAX_SIBLINGS_PAIRED = 64;
+
+const FILLED_STRINGS = [
+  "provider",
+  "request_model",
+  "response_model",
+  "response_id",
+  "finish_reason",
+  "prompt_name",
+  "prompt_version",
+  "input",
+  "output",
+  "user_id",
+  "session_id",
+  "team",
+  "project",
+  "feature",
+] as const;
+
+function idKey(traceId: string, spanId: string): string {
+  return `${traceId}/${spanId}`;
+}
+
+function modelsOf(c: DedupeCandidate): [string, string] {
+  return [c.request_model || "", c.response_model || ""];
 }
 
 /**
- * Within one batch, drop a call whose span is the direct parent of another call in the same
- * trace with the same model and operation: a framework span wrapping the provider's span
- * describes the same model call, and counting both would double its usage. The innermost
- * span is kept; when it carries no usage but a dropped wrapper did, the wrapper's usage moves
- * onto it (copied, the input objects are not changed). Calls split across batches are not
- * matched.
+ * Same model: any shared name (a wrapper may know the requested alias and the provider span
+ * the dated snapshot it resolved to, or the other way round). With `unknownMatches`, a side
+ * that names no model at all matches any model: a wrapper that does not know the model.
  */
-export function dedupeCalls<T extends DedupeCandidate>(calls: readonly T[]): T[] {
-  if (calls.length < 2) return [...calls];
-  const byId = new Map<string, T>();
-  for (const c of calls) byId.set(`${c.trace_id}/${c.span_id}`, c);
+function sameModel(a: DedupeCandidate, b: DedupeCandidate, unknownMatches: boolean): boolean {
+  const [a1, a2] = modelsOf(a);
+  const [b1, b2] = modelsOf(b);
+  const aNone = a1 === "" && a2 === "";
+  const bNone = b1 === "" && b2 === "";
+  if (aNone || bNone) return (aNone && bNone) || unknownMatches;
+  return (a1 !== "" && (a1 === b1 || a1 === b2)) || (a2 !== "" && (a2 === b1 || a2 === b2));
+}
 
-  const wrappers = new Set<T>();
-  for (const c of calls) {
-    if (c.parent_span_id === "") continue;
-    const parent = byId.get(`${c.trace_id}/${c.parent_span_id}`);
-    if (parent !== undefined && parent !== c && sameCall(parent, c)) wrappers.add(parent);
+function sameCall(a: DedupeCandidate, b: DedupeCandidate, unknownMatches = false): boolean {
+  return (a.operation ?? "") === (b.operation ?? "") && sameModel(a, b, unknownMatches);
+}
+
+function hasUsage(c: DedupeCandidate): boolean {
+  return c.usageMissing !== true;
+}
+
+/** How much a row says beyond its ids: used to pick among siblings and to order gap filling. */
+function richness(c: DedupeCandidate): number {
+  let n = hasUsage(c) ? 8 : 0;
+  if (c.input || c.output) n += 4;
+  if (c.ttft_ms !== null && c.ttft_ms !== undefined) n += 2;
+  if (c.user_id || c.session_id) n += 1;
+  return n;
+}
+
+/** Two spans of different instrumentations around one call: overlapping lifetimes, same usage when both report it. */
+function siblingsMatch(a: DedupeCandidate, b: DedupeCandidate): boolean {
+  if (!a.convention || !b.convention || a.convention === b.convention) return false;
+  if (a.timestamp === undefined || b.timestamp === undefined) return false;
+  if (!sameCall(a, b)) return false;
+  const aEnd = a.timestamp + (a.duration_ms ?? 0) * 1000;
+  const bEnd = b.timestamp + (b.duration_ms ?? 0) * 1000;
+  if (a.timestamp > bEnd || b.timestamp > aEnd) return false;
+  if (hasUsage(a) && hasUsage(b)) {
+    return a.input_tokens === b.input_tokens && a.output_tokens === b.output_tokens;
   }
-  if (wrappers.size === 0) return [...calls];
+  return true;
+}
+
+/**
+ * Within one batch, collapse the calls that describe the same model call into one row, so its
+ * usage and cost count once:
+ *
+ * - sibling calls of DIFFERENT conventions with the same operation and model, overlapping
+ *   lifetimes and equal usage when both report it: two instrumentations recording one call side
+ *   by side (Langfuse's observeOpenAI beside an openai instrumentation). Calls of one convention
+ *   are never paired, so two real parallel calls stay two rows;
+ * - a call whose nearest matching ancestor (its parent, or further up through `links`, the
+ *   batch's other spans) is a call with the same operation and model (or no model at all): a
+ *   framework span wrapping the provider's span (an AI SDK doGenerate span around an openai
+ *   instrumentation span, a Langfuse generation around an OpenInference span). A wrapper that
+ *   turns out to wrap several distinct calls is a grouping, not a call: it is dropped and its
+ *   calls are kept.
+ *
+ * Of a collapsed group the innermost span is kept (the provider's span, closest to the wire;
+ * among siblings the richer one) and whatever it lacks is filled from the others, nearest
+ * first: usage when it had none, content, TTFT, user and session, reported cost, response model,
+ * tags. Input objects are not changed. Calls split across batches are not matched.
+ */
+export function dedupeCalls<T extends DedupeCandidate>(calls: readonly T[], links: readonly SpanLink[] = []): T[] {
+  if (calls.length < 2) return [...calls];
+  const n = calls.length;
+  const at = (i: number): T => calls[i] as T;
+  const index = new Map<string, number>();
+  const parentOf = new Map<string, string>();
+  for (const l of links) if (l.parent_span_id !== "") parentOf.set(idKey(l.trace_id, l.span_id), l.parent_span_id);
+  for (let i = 0; i < n; i++) {
+    const c = at(i);
+    index.set(idKey(c.trace_id, c.span_id), i);
+    if (c.parent_span_id !== "") parentOf.set(idKey(c.trace_id, c.span_id), c.parent_span_id);
+  }
+
+  // Nearest matching ancestor of each call, and its depth (known ancestors): the deepest
+  // member of a group is its innermost span.
+  const depth = new Array<number>(n).fill(0);
+  const wrapperOf = new Array<number>(n).fill(-1);
+  let candidates = false;
+  for (let i = 0; i < n; i++) {
+    const c = at(i);
+    let parent = c.parent_span_id;
+    for (let hops = 0; parent !== "" && hops < MAX_ANCESTOR_HOPS; hops++) {
+      const key = idKey(c.trace_id, parent);
+      depth[i] = hops + 1;
+      const j = index.get(key);
+      if (wrapperOf[i] === -1 && j !== undefined && j !== i && sameCall(at(j), c, true)) {
+        wrapperOf[i] = j;
+        candidates = true;
+      }
+      parent = parentOf.get(key) ?? "";
+    }
+  }
+
+  // Union-find over call indexes; each group remembers its conventions so that sibling
+  // pairing never puts two rows of one convention together.
+  const root: number[] = Array.from({ length: n }, (_, i) => i);
+  const conventions = new Map<number, Set<string>>();
+  const find = (i: number): number => {
+    let r = i;
+    while (root[r] !== r) r = root[r] as number;
+    let x = i;
+    while (root[x] !== r) {
+      const next = root[x] as number;
+      root[x] = r;
+      x = next;
+    }
+    return r;
+  };
+  const conventionsOf = (r: number): Set<string> => {
+    let set = conventions.get(r);
+    if (set === undefined) {
+      set = new Set();
+      const conv = at(r).convention;
+      if (conv) set.add(conv);
+      conventions.set(r, set);
+    }
+    return set;
+  };
+  const union = (i: number, j: number): void => {
+    const ri = find(i);
+    const rj = find(j);
+    if (ri === rj) return;
+    const merged = conventionsOf(ri);
+    for (const c of conventionsOf(rj)) merged.add(c);
+    root[rj] = ri;
+    conventions.delete(rj);
+  };
+
+  // 1. Siblings: calls sharing a parent span within one trace.
+  const byParent = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const c = at(i);
+    if (!c.convention || c.timestamp === undefined) continue;
+    const key = idKey(c.trace_id, c.parent_span_id);
+    const list = byParent.get(key);
+    if (list === undefined) byParent.set(key, [i]);
+    else list.push(i);
+  }
+  for (const list of byParent.values()) {
+    if (list.length < 2 || list.length > MAX_SIBLINGS_PAIRED) continue;
+    for (const i of list) {
+      const a = at(i);
+      let best = -1;
+      let bestGap = Number.POSITIVE_INFINITY;
+      for (const j of list) {
+        if (j === i || !siblingsMatch(a, at(j))) continue;
+        const ri = find(i);
+        const rj = find(j);
+        if (ri === rj) continue;
+        const ci = conventionsOf(ri);
+        let clash = false;
+        for (const conv of conventionsOf(rj)) if (ci.has(conv)) clash = true;
+        if (clash) continue;
+        const gap = Math.abs((a.timestamp ?? 0) - (at(j).timestamp ?? 0));
+        if (gap < bestGap) {
+          bestGap = gap;
+          best = j;
+        }
+      }
+      if (best >= 0) {
+        union(i, best);
+        candidates = true;
+      }
+    }
+  }
+  if (!candidates) return [...calls];
+
+  // 2. Wrappers: one wrapped call (after sibling pairing) is the same call; several make the
+  // wrapper a grouping span, dropped without merging.
+  const wrapped = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const j = wrapperOf[i] as number;
+    if (j < 0) continue;
+    const list = wrapped.get(j);
+    if (list === undefined) wrapped.set(j, [i]);
+    else list.push(i);
+  }
+  const dropped = new Set<number>();
+  for (const [j, inner] of wrapped) {
+    const groups = new Set(inner.map(find));
+    if (groups.size > 1) dropped.add(j);
+  }
+  for (const [j, inner] of wrapped) {
+    if (!dropped.has(j)) union(j, inner[0] as number);
+  }
+
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    if (dropped.has(i)) continue;
+    const r = find(i);
+    const list = members.get(r);
+    if (list === undefined) members.set(r, [i]);
+    else list.push(i);
+  }
 
   const out: T[] = [];
-  for (const c of calls) {
-    if (wrappers.has(c)) continue;
-    out.push(c.usageMissing === true ? withAncestorUsage(c, byId, wrappers) : c);
+  for (let i = 0; i < n; i++) {
+    if (dropped.has(i)) continue;
+    const group = members.get(find(i)) as number[];
+    if (group.length === 1) {
+      out.push(at(i));
+      continue;
+    }
+    // Emit each group once, at the position of its first member.
+    if (group[0] !== i) continue;
+    const order = [...group].sort(
+      (x, y) =>
+        (depth[y] as number) - (depth[x] as number) ||
+        richness(at(y)) - richness(at(x)) ||
+        (at(y).timestamp ?? 0) - (at(x).timestamp ?? 0),
+    );
+    const [keep, ...rest] = order.map(at);
+    out.push(fillGaps(keep as T, rest));
   }
   return out;
 }
 
-function withAncestorUsage<T extends DedupeCandidate>(call: T, byId: Map<string, T>, wrappers: Set<T>): T {
-  let node: T = call;
-  // Walk up through the dropped wrappers of this call; the chain is bounded by the batch size.
-  for (let hops = 0; hops < byId.size; hops++) {
-    const parent = byId.get(`${node.trace_id}/${node.parent_span_id}`);
-    if (parent === undefined || !wrappers.has(parent) || !sameCall(parent, node)) return call;
-    if (parent.usageMissing === false) {
-      return {
-        ...call,
-        usageMissing: false,
-        input_tokens: parent.input_tokens,
-        output_tokens: parent.output_tokens,
-        cache_read_tokens: parent.cache_read_tokens,
-        cache_write_tokens: parent.cache_write_tokens,
-        reasoning_tokens: parent.reasoning_tokens,
-      };
+/** The kept row with the gaps filled from the rows it replaces (copied; inputs untouched). */
+function fillGaps<T extends DedupeCandidate>(keep: T, others: readonly T[]): T {
+  let out: T | undefined;
+  const edit = (): Record<string, unknown> => {
+    out ??= { ...keep };
+    return out as unknown as Record<string, unknown>;
+  };
+  const current = (): DedupeCandidate => out ?? keep;
+  for (const o of others) {
+    if (!hasUsage(current()) && hasUsage(o) && o.usageMissing === false) {
+      const w = edit();
+      w["usageMissing"] = false;
+      w["input_tokens"] = o.input_tokens;
+      w["output_tokens"] = o.output_tokens;
+      w["cache_read_tokens"] = o.cache_read_tokens;
+      w["cache_write_tokens"] = o.cache_write_tokens;
+      w["reasoning_tokens"] = o.reasoning_tokens;
     }
-    node = parent;
+    for (const field of FILLED_STRINGS) {
+      const mine = current()[field];
+      const theirs = o[field];
+      if (mine === "" && typeof theirs === "string" && theirs !== "") edit()[field] = theirs;
+    }
+    const cur = current();
+    if (cur.ttft_ms === null && o.ttft_ms !== null && o.ttft_ms !== undefined) edit()["ttft_ms"] = o.ttft_ms;
+    if (cur.streamed === 0 && o.streamed === 1) edit()["streamed"] = 1;
+    if (cur.http_status === 0 && o.http_status !== undefined && o.http_status !== 0) {
+      edit()["http_status"] = o.http_status;
+    }
+    if (cur.reportedCostUsd === null && o.reportedCostUsd !== null && o.reportedCostUsd !== undefined) {
+      edit()["reportedCostUsd"] = o.reportedCostUsd;
+    }
+    if (cur.tags !== undefined && o.tags !== undefined) {
+      let missing = false;
+      for (const k in o.tags) if (!(k in cur.tags)) missing = true;
+      if (missing) edit()["tags"] = { ...o.tags, ...cur.tags };
+    }
   }
-  return call;
+  return out ?? keep;
 }

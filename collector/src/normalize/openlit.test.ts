@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import type { Attributes, DecodedSpan } from "../otlp/types.js";
+import { openLitAdapter } from "./openlit.js";
+import type { CallFacts } from "./types.js";
+
+const START_US = 1_767_225_600_000_000;
+
+function makeSpan(attributes: Attributes, extra: Partial<DecodedSpan> = {}): DecodedSpan {
+  return {
+    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+    spanId: "00f067aa0ba902b7",
+    parentSpanId: "",
+    name: "chat llama-3.1-8b",
+    kind: 3,
+    startTimeUs: START_US,
+    endTimeUs: START_US + 2_000_000,
+    attributes,
+    events: [],
+    status: { code: 0, message: "" },
+    resource: { attributes: { "service.name": "py-app", "telemetry.sdk.name": "openlit" } },
+    scope: { name: "openlit.otel.tracing", version: "1.35.0" },
+    ...extra,
+  };
+}
+
+function extract(span: DecodedSpan): CallFacts {
+  expect(openLitAdapter.detect(span)).toBe(true);
+  expect(openLitAdapter.classify(span).isModelCall).toBe(true);
+  return openLitAdapter.extract(span);
+}
+
+/** A Python OpenLIT vLLM span: its own provider spelling, details keys, TTFT in seconds. */
+const VLLM_STREAM: Attributes = {
+  "telemetry.sdk.name": "openlit",
+  "gen_ai.operation.name": "chat",
+  "gen_ai.system": "vLLM",
+  "gen_ai.request.model": "meta-llama/Llama-3.1-8B-Instruct",
+  "gen_ai.request.is_stream": true,
+  "gen_ai.usage.input_tokens": 1500,
+  "gen_ai.usage.output_tokens": 400,
+  "gen_ai.usage.prompt_tokens_details.cached_tokens": 1024,
+  "gen_ai.usage.completion_tokens_details.reasoning_tokens": 300,
+  "gen_ai.server.time_to_first_token": 0.184,
+  "gen_ai.usage.cost": 0.00123,
+  "gen_ai.application_name": "rag-bot",
+  "deployment.environment": "prod",
+  "gen_ai.request.user": "end-user-1",
+  "gen_ai.conversation.id": "conv-9",
+};
+
+describe("openlit adapter", () => {
+  it("vllm-stream-with-details-keys-ttft-seconds-and-reported-cost", () => {
+    expect(extract(makeSpan(VLLM_STREAM))).toMatchObject({
+      provider: "vllm",
+      operation: "chat",
+      request_model: "meta-llama/Llama-3.1-8B-Instruct",
+      input_tokens: 1500,
+      output_tokens: 400,
+      cache_read_tokens: 1024,
+      reasoning_tokens: 300,
+      ttft_ms: 184,
+      streamed: 1,
+      reportedCostUsd: 0.00123,
+      userId: "end-user-1",
+      sessionId: "conv-9",
+      tags: { application: "rag-bot", environment: "prod" },
+      usageMissing: false,
+    });
+  });
+
+  it("zero-cost-for-a-model-missing-from-openlit-prices-is-unknown", () => {
+    expect(extract(makeSpan({ ...VLLM_STREAM, "gen_ai.usage.cost": 0 })).reportedCostUsd).toBeNull();
+    const nothingUsed: Attributes = {
+      "telemetry.sdk.name": "openlit",
+      "gen_ai.operation.name": "chat",
+      "gen_ai.usage.input_tokens": 0,
+      "gen_ai.usage.output_tokens": 0,
+      "gen_ai.usage.cost": 0,
+    };
+    expect(extract(makeSpan(nothingUsed)).reportedCostUsd).toBe(0);
+  });
+
+  it("system-prompt-written-twice-is-shown-once", () => {
+    const f = extract(
+      makeSpan({
+        ...VLLM_STREAM,
+        "gen_ai.system_instructions": JSON.stringify([{ type: "text", content: "Be brief." }]),
+        "gen_ai.input.messages": JSON.stringify([
+          { role: "system", parts: [{ type: "text", content: "Be brief." }] },
+          { role: "user", parts: [{ type: "text", content: "Hi" }] },
+        ]),
+      }),
+    );
+    expect(JSON.parse(f.input)).toEqual([
+      { role: "system", parts: [{ type: "text", content: "Be brief." }] },
+      { role: "user", parts: [{ type: "text", content: "Hi" }] },
+    ]);
+  });
+
+  it("framework-and-vector-store-spans-are-not-model-calls", () => {
+    for (const op of ["framework", "vectordb", "invoke_agent", "retrieval"]) {
+      expect(
+        openLitAdapter.classify(makeSpan({ "telemetry.sdk.name": "openlit", "gen_ai.operation.name": op })).isModelCall,
+      ).toBe(false);
+    }
+  });
+
+  it("detects-by-sdk-name-scope-or-own-keys-only", () => {
+    const plain = makeSpan({ "gen_ai.operation.name": "chat" }, { scope: { name: "other", version: "1" } });
+    expect(openLitAdapter.detect(plain)).toBe(false);
+    expect(openLitAdapter.detect({ ...plain, scope: { name: "@openlit/instrumentation-openai", version: "1" } })).toBe(
+      true,
+    );
+    expect(openLitAdapter.detect({ ...plain, attributes: { "gen_ai.usage.cost": 0.1 } })).toBe(true);
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * OpenLLMetry (Traceloop), two real generations of it around the official `openai` client,
+ * talking to the fake provider:
+ * - @traceloop/node-server-sdk (current), exporting with its own OTLP exporter to the in-test
+ *   collector (`baseUrl`): OTel GenAI keys plus traceloop.association.properties.* and
+ *   traceloop.workflow.name;
+ * - @traceloop/instrumentation-openai 0.22 (the older, still common encoding: llm.request.type,
+ *   indexed gen_ai.prompt.N.* / gen_ai.completion.N.*, gen_ai.usage.prompt_tokens) with a
+ *   NodeTracerProvider.
+ * Both support openai < 7 (0.22: < 6), so they wrap the v6 and v5 clients.
+ */
+import { trace } from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import * as traceloop from "@traceloop/node-server-sdk";
+import * as openaiV5 from "openai-v5";
+import * as openaiV6 from "openai-v6";
+import { OpenAIInstrumentation as LegacyOpenAIInstrumentation } from "traceloop-instrumentation-openai-legacy";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildCollector, type Collector } from "../collector/src/app.js";
+import {
+  countWords,
+  type FakeProvider,
+  openaiChatPromptTokens,
+  openaiCompletionPromptTokens,
+  startFakeProvider,
+  toolCallTokens,
+} from "../collector/src/fake-provider/index.js";
+import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+
+type Row = Record<string, unknown>;
+type TraceloopOpenAI = NonNullable<
+  NonNullable<Parameters<typeof traceloop.initialize>[0]>["instrumentModules"]
+>["openAI"];
+
+let collector: Collector;
+let fake: FakeProvider;
+let legacyProvider: BasicTracerProvider;
+const legacySpans = new InMemorySpanExporter();
+
+beforeAll(async () => {
+  const { dir, storage } = await embeddedStorage();
+  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
+  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  fake = await startFakeProvider();
+
+  // Traceloop's documented switch: without it, streamed calls get a tiktoken estimate that the
+  // span does not mark as one (the SDK ignores the stream's usage chunk).
+  process.env["TRACELOOP_ENRICH_TOKENS"] = "false";
+  traceloop.initialize({
+    appName: "tl-app",
+    baseUrl: url,
+    apiKey: "tl-test-key",
+    traceloopSyncEnabled: false,
+    silenceInitializationMessage: true,
+    // The SDK's option is typed against the `openai` package it finds (here v7's types).
+    instrumentModules: { openAI: openaiV6.OpenAI as unknown as TraceloopOpenAI },
+  });
+
+  legacyProvider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": "tl-legacy-app" }),
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 }),
+      new SimpleSpanProcessor(legacySpans),
+    ],
+  });
+  const legacy = new LegacyOpenAIInstrumentation({ traceContent: true });
+  legacy.setTracerProvider(legacyProvider);
+  legacy.manuallyInstrument(openaiV5.OpenAI);
+});
+
+afterAll(async () => {
+  await legacyProvider?.shutdown();
+  await fake?.close();
+  await collector?.close();
+});
+
+async function traceOf(traceId: string): Promise<{ spans: Row[]; calls: Row[] }> {
+  const res = await collector.app.inject({ method: "GET", url: `/api/v1/traces/${traceId}` });
+  expect(res.statusCode).toBe(200);
+  return res.json() as { spans: Row[]; calls: Row[] };
+}
+
+function legacySpan(name: string): ReadableSpan {
+  const found = legacySpans.getFinishedSpans().filter((s) => s.name === name);
+  const last = found[found.length - 1];
+  if (last === undefined) throw new Error(`no span named ${name}`);
+  return last;
+}
+
+function bodies(): Record<string, unknown>[] {
+  return fake.requests.map((r) => (r.body ?? {}) as Record<string, unknown>);
+}
+
+function parsed(value: unknown): unknown {
+  return JSON.parse(String(value));
+}
+
+describe("OpenLLMetry: @traceloop/node-server-sdk", () => {
+  it("workflow-with-association-properties-gives-user-session-tags-and-one-row-per-call", async () => {
+    const client = new openaiV6.OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 });
+    fake.reset();
+    let traceId = "";
+    await traceloop.withWorkflow(
+      {
+        name: "support_flow",
+        associationProperties: { user_id: "user-tl-1", session_id: "sess-tl-1", tier: "gold" },
+      },
+      async () => {
+        traceId = trace.getActiveSpan()?.spanContext().traceId ?? "";
+        await client.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages: [
+            { role: "system", content: "Be brief." },
+            { role: "user", content: "Summarise my last order" },
+          ],
+        });
+        const stream = await client.chat.completions.create({
+          model: "gpt-4o-mini",
+          stream: true,
+          stream_options: { include_usage: true },
+          messages: [{ role: "user", content: "Stream the summary" }],
+        });
+        for await (const _ of stream) {
+          // drain
+        }
+      },
+    );
+    const [first] = bodies();
+    await traceloop.forceFlush();
+
+    const t = await traceOf(traceId);
+    const workflow = t.spans.find((s) => s["name"] === "support_flow.workflow");
+    expect(workflow).toMatchObject({ convention: "openllmetry", operation: "workflow", is_llm_call: 0 });
+    expect(t.calls).toHaveLength(2);
+    // Rows come in start order; the SDK's spans do not say whether a call streamed.
+    const [plain, streamed] = t.calls;
+    const common = {
+      service: "tl-app",
+      convention: "openllmetry",
+      provider: "openai",
+      operation: "chat",
+      request_model: "gpt-4o-mini",
+      response_model: "gpt-4o-mini-2024-07-18",
+      user_id: "user-tl-1",
+      session_id: "sess-tl-1",
+      tags: { tier: "gold", workflow: "support_flow" },
+      finish_reason: "stop",
+      status: "ok",
+    };
+    expect(plain).toMatchObject({
+      ...common,
+      input_tokens: openaiChatPromptTokens(first ?? {}),
+      output_tokens: countWords("Echo: Summarise my last order"),
+      cache_read_tokens: 0,
+      cache_write_tokens: 0,
+      reasoning_tokens: 0,
+      tokens_estimated: 0,
+      streamed: 0,
+      ttft_ms: null,
+      priced: 1,
+    });
+    expect(parsed(plain?.["input"])).toEqual([
+      { role: "system", parts: [{ type: "text", content: "Be brief." }] },
+      { role: "user", parts: [{ type: "text", content: "Summarise my last order" }] },
+    ]);
+    expect(parsed(plain?.["output"])).toEqual([
+      { role: "assistant", finish_reason: "stop", parts: [{ type: "text", content: "Echo: Summarise my last order" }] },
+    ]);
+    // The JS SDK records no usage for streams (and no chunk events): our estimate, flagged.
+    expect(streamed).toMatchObject({ ...common, tokens_estimated: 1, streamed: 0, ttft_ms: null });
+    expect(Number(streamed?.["input_tokens"])).toBeGreaterThan(0);
+    expect(parsed(streamed?.["output"])).toEqual([
+      { role: "assistant", finish_reason: "stop", parts: [{ type: "text", content: "Echo: Stream the summary" }] },
+    ]);
+  });
+});
+
+describe("OpenLLMetry: @traceloop/instrumentation-openai 0.22 (indexed keys)", () => {
+  it("indexed-prompt-and-completion-keys-become-messages-and-usage", async () => {
+    const client = new openaiV5.OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 });
+    fake.reset();
+    const weather = {
+      type: "function" as const,
+      function: {
+        name: "get_weather",
+        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      },
+    };
+    const chat = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [
+        { role: "system", content: "You answer weather questions." },
+        { role: "user", content: "Weather in Lyon tomorrow?" },
+      ],
+      tools: [weather],
+    });
+    const completion = await client.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hi politely" });
+    const [chatBody, completionBody] = bodies();
+    await legacyProvider.forceFlush();
+
+    const chatRows = (await traceOf(legacySpan("openai.chat").spanContext().traceId)).calls;
+    expect(chatRows).toHaveLength(1);
+    const c = chatRows[0] as Row;
+    const args = JSON.stringify({ city: "Paris, France" });
+    expect(c).toMatchObject({
+      service: "tl-legacy-app",
+      convention: "openllmetry",
+      provider: "openai",
+      operation: "chat",
+      request_model: "gpt-4o-mini",
+      response_model: "gpt-4o-mini-2024-07-18",
+      input_tokens: openaiChatPromptTokens(chatBody ?? {}),
+      output_tokens: toolCallTokens("get_weather", args),
+      cache_read_tokens: 0,
+      reasoning_tokens: 0,
+      tokens_estimated: 0,
+      streamed: 0,
+      finish_reason: "tool_calls",
+    });
+    expect(chat.usage?.prompt_tokens).toBe(c["input_tokens"]);
+    expect(parsed(c["input"])).toEqual([
+      { role: "system", parts: [{ type: "text", content: "You answer weather questions." }] },
+      { role: "user", parts: [{ type: "text", content: "Weather in Lyon tomorrow?" }] },
+    ]);
+    expect(parsed(c["output"])).toEqual([
+      {
+        role: "assistant",
+        finish_reason: "tool_calls",
+        parts: [{ type: "tool_call", id: "", name: "get_weather", arguments: { city: "Paris, France" } }],
+      },
+    ]);
+
+    const textRows = (await traceOf(legacySpan("openai.completion").spanContext().traceId)).calls;
+    expect(textRows).toHaveLength(1);
+    expect(textRows[0]).toMatchObject({
+      convention: "openllmetry",
+      operation: "text_completion",
+      input_tokens: openaiCompletionPromptTokens(completionBody ?? {}),
+      output_tokens: completion.usage?.completion_tokens,
+      tokens_estimated: 0,
+    });
+    expect(parsed(textRows[0]?.["input"])).toEqual([
+      { role: "user", parts: [{ type: "text", content: "Say hi politely" }] },
+    ]);
+  });
+});

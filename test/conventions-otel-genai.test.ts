@@ -1,0 +1,203 @@
+/**
+ * OTel GenAI convention from the real @opentelemetry/instrumentation-openai around the official
+ * `openai` client (v6: the instrumentation supports openai < 7), talking to the fake provider,
+ * exporting OTLP/HTTP to the in-test collector. Also: the same client instrumented by
+ * OpenInference as well, so every call is seen twice, nested: still one row per call.
+ */
+import { OpenAIInstrumentation as OpenInferenceOpenAIInstrumentation } from "@arizeai/openinference-instrumentation-openai";
+import { metrics, trace } from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OpenAIInstrumentation } from "@opentelemetry/instrumentation-openai";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import type OpenAI from "openai";
+import * as openaiV6 from "openai-v6";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildCollector, type Collector } from "../collector/src/app.js";
+import {
+  countWords,
+  type FakeProvider,
+  openaiChatPromptTokens,
+  startFakeProvider,
+} from "../collector/src/fake-provider/index.js";
+import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+
+type Row = Record<string, unknown>;
+
+let collector: Collector;
+let fake: FakeProvider;
+let provider: NodeTracerProvider;
+let client: openaiV6.OpenAI;
+const local = new InMemorySpanExporter();
+const otel = new OpenAIInstrumentation({ captureMessageContent: true });
+const openInference = new OpenInferenceOpenAIInstrumentation();
+
+beforeAll(async () => {
+  const { dir, storage } = await embeddedStorage();
+  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
+  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  fake = await startFakeProvider();
+  provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": "otel-app", "deployment.environment.name": "test" }),
+    spanProcessors: [
+      // One export at flush time, so a trace's spans reach the collector in one batch.
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 }),
+      new SimpleSpanProcessor(local),
+    ],
+  });
+  provider.register();
+  otel.setTracerProvider(provider);
+  otel.setMeterProvider(metrics.getMeterProvider());
+  // ESM imports bypass the require hook: apply the instrumentation's module patch directly.
+  for (const def of otel.getModuleDefinitions()) def.patch?.(openaiV6);
+  client = new openaiV6.OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await provider?.shutdown();
+  await fake?.close();
+  await collector?.close();
+});
+
+async function traceOf(traceId: string): Promise<{ spans: Row[]; calls: Row[] }> {
+  const res = await collector.app.inject({ method: "GET", url: `/api/v1/traces/${traceId}` });
+  expect(res.statusCode).toBe(200);
+  return res.json() as { spans: Row[]; calls: Row[] };
+}
+
+function lastSpan(name: string): ReadableSpan {
+  const found = local.getFinishedSpans().filter((s) => s.name === name);
+  const last = found[found.length - 1];
+  if (last === undefined) throw new Error(`no span named ${name}`);
+  return last;
+}
+
+function bodies(): Record<string, unknown>[] {
+  return fake.requests.map((r) => (r.body ?? {}) as Record<string, unknown>);
+}
+
+describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
+  it("chat-stream-and-embeddings-under-one-parent-are-three-exact-rows", async () => {
+    fake.reset();
+    const tracer = provider.getTracer("app");
+    const traceId = await tracer.startActiveSpan("handle-request", async (root) => {
+      const chat = await client.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "How long is delivery?" },
+        ],
+      });
+      const stream = await client.chat.completions.create({
+        model: "gpt-4o-mini",
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: "user", content: "And for returns?" }],
+      });
+      let streamedUsage: OpenAI.CompletionUsage | undefined;
+      for await (const chunk of stream) if (chunk.usage) streamedUsage = chunk.usage;
+      const emb = await client.embeddings.create({ model: "text-embedding-3-small", input: "delivery times" });
+      expect(chat.usage?.completion_tokens).toBe(countWords("Echo: How long is delivery?"));
+      expect(streamedUsage?.completion_tokens).toBe(countWords("Echo: And for returns?"));
+      expect(emb.usage.prompt_tokens).toBeGreaterThan(0);
+      root.end();
+      return root.spanContext().traceId;
+    });
+    const [chatBody, streamBody] = bodies();
+    await provider.forceFlush();
+
+    const t = await traceOf(traceId);
+    expect(t.calls).toHaveLength(3);
+    const [chat, streamed, embedding] = t.calls;
+    const common = {
+      service: "otel-app",
+      environment: "test",
+      convention: "otel_genai",
+      provider: "openai",
+      cache_read_tokens: 0,
+      cache_write_tokens: 0,
+      reasoning_tokens: 0,
+      tokens_estimated: 0,
+      status: "ok",
+      priced: 1,
+    };
+    expect(chat).toMatchObject({
+      ...common,
+      operation: "chat",
+      request_model: "gpt-4o-mini",
+      response_model: "gpt-4o-mini-2024-07-18",
+      input_tokens: openaiChatPromptTokens(chatBody ?? {}),
+      output_tokens: countWords("Echo: How long is delivery?"),
+      finish_reason: "stop",
+      streamed: 0,
+      ttft_ms: null,
+      // The instrumentation sends prompts and completions as OTLP log events, not on the span.
+      input: "",
+      output: "",
+    });
+    expect(streamed).toMatchObject({
+      ...common,
+      operation: "chat",
+      input_tokens: openaiChatPromptTokens(streamBody ?? {}),
+      output_tokens: countWords("Echo: And for returns?"),
+      finish_reason: "stop",
+      // It does not mark streams nor time the first chunk.
+      streamed: 0,
+      ttft_ms: null,
+    });
+    expect(embedding).toMatchObject({
+      ...common,
+      operation: "embeddings",
+      request_model: "text-embedding-3-small",
+      output_tokens: 0,
+    });
+    const root = t.spans.find((s) => s["name"] === "handle-request");
+    expect(root).toMatchObject({ is_llm_call: 0, convention: "" });
+  });
+
+  it("same-call-seen-by-openinference-and-the-otel-instrumentation-counts-once", async () => {
+    // Patched after the OTel instrumentation, OpenInference wraps it: its span is the parent.
+    openInference.setTracerProvider(provider);
+    openInference.manuallyInstrument(openaiV6.OpenAI as unknown as typeof OpenAI);
+    fake.reset();
+    try {
+      await client.chat.completions.create(
+        {
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: "Twice instrumented" }],
+        },
+        { headers: { "x-fake-scenario": "cache" } },
+      );
+    } finally {
+      openInference.disable();
+    }
+    const [body] = bodies();
+    await provider.forceFlush();
+
+    const outer = lastSpan("OpenAI Chat Completions");
+    const inner = lastSpan("chat gpt-4o-mini");
+    expect(inner.parentSpanContext?.spanId).toBe(outer.spanContext().spanId);
+    const t = await traceOf(outer.spanContext().traceId);
+    expect(t.spans.filter((s) => s["is_llm_call"] === 1)).toHaveLength(2);
+    expect(t.calls).toHaveLength(1);
+    const prompt = openaiChatPromptTokens(body ?? {});
+    expect(t.calls[0]).toMatchObject({
+      span_id: inner.spanContext().spanId,
+      convention: "otel_genai",
+      input_tokens: prompt,
+      output_tokens: countWords("Echo: Twice instrumented"),
+      tokens_estimated: 0,
+    });
+    // The OpenInference span recorded the messages the OTel span leaves to log events.
+    expect(JSON.parse(String(t.calls[0]?.["input"]))).toEqual([
+      { role: "user", parts: [{ type: "text", content: "Twice instrumented" }] },
+    ]);
+    expect(trace.getActiveSpan()).toBeUndefined();
+  });
+});
