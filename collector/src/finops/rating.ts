@@ -1,6 +1,6 @@
 import type { PriceBook, PriceEntry, Rates } from "../enrich/price-book.js";
-import { formatPicoUsd } from "../enrich/pricing.js";
 import type { ContractConfig, PricingConfig } from "./config.js";
+import { formatNanoUsd } from "./money.js";
 
 /**
  * List cost and effective cost of a call.
@@ -60,11 +60,6 @@ export function toPpm(value: number): bigint {
 /** Half-up division of non-negative integers. */
 function roundDiv(n: bigint, d: bigint): bigint {
   return (n + d / 2n) / d;
-}
-
-/** USD string (9 decimals at most) from nano-USD. */
-export function formatNanoUsd(nano: bigint): string {
-  return formatPicoUsd(nano * 1000n);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { PriceBook } from "../enrich/price-book.js";
 import { ERR_BAD_REQUEST, ERR_STORAGE } from "../errors.js";
 import type { PricingConfig } from "./config.js";
+import { decimalToNano, nanoToDecimal } from "./money.js";
 import { costSql, type ModelCombo, planPricePoints, priceIdSql } from "./rating-sql.js";
 import { MODEL_KEY_SQL, ROLLUP_TABLE, rollupSelect } from "./rollup.js";
 import { identifier, sqlMicros, sqlString, sqlStringList } from "./sql.js";
@@ -87,22 +88,6 @@ const PLAN_SETTINGS = {
 } as const;
 
 const MAX_COMBOS = 20_000;
-
-/** Nano-USD bigint from a Decimal string ("12.5", "-0.000000001"). */
-export function decimalToNano(v: unknown): bigint {
-  const s = String(v ?? "0");
-  const neg = s.startsWith("-");
-  const [whole = "0", frac = ""] = (neg ? s.slice(1) : s).split(".");
-  const nano = BigInt(whole) * 1_000_000_000n + BigInt(frac.padEnd(9, "0").slice(0, 9));
-  return neg ? -nano : nano;
-}
-
-export function nanoToDecimal(nano: bigint): string {
-  const neg = nano < 0n;
-  const abs = neg ? -nano : nano;
-  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0");
-  return `${neg ? "-" : ""}${abs / 1_000_000_000n}.${frac}`;
-}
 
 export async function reprice(o: RepriceOptions): Promise<RepriceResult> {
   const db = identifier(o.database);

@@ -1,0 +1,230 @@
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config/load-config.js";
+import { ERR_BAD_REQUEST, isTokenmeterError } from "../errors.js";
+import { type Backend, openBackend } from "../finops/cli-backend.js";
+import { forecastMonth, type MonthForecast, type Projection } from "../finops/forecast.js";
+import { querySavings, type SavingsReport, type SavingsRow } from "../finops/savings.js";
+import { GROUP_KEYS, type GroupKey, querySpend, type SpendRow } from "../finops/spend.js";
+import { type Column, formatTable, int, usd } from "../finops/table.js";
+import { parseTimeArg } from "../finops/time-arg.js";
+
+/** What a FinOps CLI command writes to and how it finds its data; tests inject these. */
+export interface CliIo {
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** tokenmeter.yaml, as given to `tokenmeter -c`. */
+  configFile?: string | undefined;
+  /** Unix ms. */
+  now?: number;
+}
+
+const USAGE = `usage: tokenmeter spend [options]
+
+  --by KEYS        group by team,project,model,provider,user_id,day (default: team)
+  --since T        start: a duration back from now (30d, 12h) or an ISO date (default 30d)
+  --until T        end (default now)
+  --tz ZONE        time zone for "day" (default budgets.timezone)
+  --team T  --project P  --provider P  --model M     filters
+  --forecast       month-end projection per team instead (--month YYYY-MM, default this month)
+  --savings        cost avoided by the proxy cache and provider prompt caching, per team
+  --json           print JSON instead of a table
+  --api-url URL    a running server's API (default: the configured collector address)
+  --local          read storage directly even if a server answers
+`;
+
+export async function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  let backend: Backend | undefined;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        by: { type: "string" },
+        since: { type: "string" },
+        until: { type: "string" },
+        tz: { type: "string" },
+        team: { type: "string" },
+        project: { type: "string" },
+        provider: { type: "string" },
+        model: { type: "string" },
+        forecast: { type: "boolean" },
+        month: { type: "string" },
+        savings: { type: "boolean" },
+        json: { type: "boolean" },
+        limit: { type: "string" },
+        "api-url": { type: "string" },
+        local: { type: "boolean" },
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      stdout.write(USAGE);
+      return 0;
+    }
+    const config = loadConfig({ file: values.config ?? io.configFile });
+    const now = io.now ?? Date.now();
+    const groupBy = (values.by ?? "team")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean);
+    for (const k of groupBy) {
+      if (!(GROUP_KEYS as readonly string[]).includes(k)) {
+        throw ERR_BAD_REQUEST(`--by: unknown key "${k}"; expected ${GROUP_KEYS.join(", ")}`);
+      }
+    }
+    const from = parseTimeArg(values.since ?? "30d", now, "--since");
+    const to = values.until ? parseTimeArg(values.until, now, "--until") : now;
+    if (!(from < to)) throw ERR_BAD_REQUEST("--since must be before --until");
+    const timezone = values.tz ?? config.budgets.timezone;
+    backend = await openBackend(config, { apiUrl: values["api-url"], local: values.local });
+
+    if (values.forecast) {
+      const f = await getForecast(backend, values.month, timezone, now);
+      stdout.write(values.json ? `${JSON.stringify(f, null, 2)}\n` : forecastText(f));
+      return 0;
+    }
+    if (values.savings) {
+      const s = await getSavings(backend, from, to, timezone);
+      stdout.write(values.json ? `${JSON.stringify(s, null, 2)}\n` : savingsText(s));
+      return 0;
+    }
+
+    const filter = { team: values.team, project: values.project, provider: values.provider, model: values.model };
+    let rows: SpendRow[];
+    if (backend.kind === "api") {
+      const qs = new URLSearchParams({
+        from: new Date(from).toISOString(),
+        group_by: groupBy.join(","),
+        tz: timezone,
+      });
+      if (values.until) qs.set("to", new Date(to).toISOString());
+      if (values.limit) qs.set("limit", values.limit);
+      for (const [k, v] of Object.entries(filter)) if (v !== undefined) qs.set(k, v);
+      rows = ((await (await backend.request("GET", `/api/v1/spend?${qs}`)).json()) as { rows: SpendRow[] }).rows;
+    } else {
+      rows = (
+        await querySpend(backend.finops.client, backend.finops.database, {
+          fromUs: from * 1000,
+          toUs: to * 1000,
+          openEnded: !values.until,
+          groupBy: groupBy as GroupKey[],
+          timezone,
+          filter,
+          limit: values.limit ? Number(values.limit) : undefined,
+        })
+      ).rows;
+    }
+    if (values.json) {
+      stdout.write(`${JSON.stringify({ rows }, null, 2)}\n`);
+      return 0;
+    }
+    stdout.write(
+      `spend ${new Date(from).toISOString()} -> ${values.until ? new Date(to).toISOString() : "now"}${
+        backend.kind === "api" ? ` (via ${backend.baseUrl})` : ""
+      }\n\n`,
+    );
+    stdout.write(spendTable(rows, groupBy as GroupKey[]));
+    const unpriced = rows.reduce((n, r) => n + Number(r.unpriced_calls), 0);
+    if (unpriced > 0) {
+      stdout.write(`\n${int(unpriced)} call(s) have no price and are not in cost_usd (see unpriced).\n`);
+    }
+    return 0;
+  } catch (err) {
+    stderr.write(`tokenmeter spend: ${isTokenmeterError(err) ? `${err.code}: ` : ""}${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await backend?.close();
+  }
+}
+
+export function spendTable(rows: readonly SpendRow[], keys: readonly GroupKey[]): string {
+  const columns: Column<SpendRow>[] = [
+    ...keys.map((k) => ({ header: k, value: (r: SpendRow) => (r[k] === "" ? "(none)" : (r[k] ?? "")) })),
+    { header: "calls", value: (r) => int(r.calls), align: "right" },
+    { header: "input_tokens", value: (r) => int(r.input_tokens), align: "right" },
+    { header: "output_tokens", value: (r) => int(r.output_tokens), align: "right" },
+    { header: "cost_usd", value: (r) => usd(r.cost_usd), align: "right" },
+    { header: "unpriced", value: (r) => int(r.unpriced_calls), align: "right" },
+  ];
+  const sum = (pick: (r: SpendRow) => number) => rows.reduce((n, r) => n + pick(r), 0);
+  const total: SpendRow = {
+    calls: sum((r) => Number(r.calls)),
+    input_tokens: sum((r) => Number(r.input_tokens)),
+    output_tokens: sum((r) => Number(r.output_tokens)),
+    cache_read_tokens: 0,
+    cost_usd: String(sum((r) => Number(r.cost_usd))),
+    list_cost_usd: "0",
+    unpriced_calls: sum((r) => Number(r.unpriced_calls)),
+    cache_hit_calls: 0,
+    cache_hit_cost_usd: "0",
+  };
+  const first = keys[0];
+  if (first) total[first] = "total";
+  return formatTable(columns, rows, keys.length ? total : undefined);
+}
+
+async function getForecast(backend: Backend, month: string | undefined, timezone: string, now: number) {
+  if (backend.kind === "api") {
+    const qs = new URLSearchParams({ tz: timezone });
+    if (month) qs.set("month", month);
+    return (await (await backend.request("GET", `/api/v1/spend/forecast?${qs}`)).json()) as MonthForecast;
+  }
+  return forecastMonth(backend.finops.client, backend.finops.database, { month, timezone, now });
+}
+
+function forecastText(f: MonthForecast): string {
+  type Row = Projection & { team: string };
+  const rows: Row[] = [...f.teams, { team: "total", ...f.total }];
+  const table = formatTable<Row>(
+    [
+      { header: "team", value: (r) => (r.team === "" ? "(none)" : r.team) },
+      { header: "spent", value: (r) => usd(r.spent_usd), align: "right" },
+      { header: "projected", value: (r) => usd(r.projected_usd), align: "right" },
+      { header: "method", value: (r) => r.method },
+      { header: "run_rate/day", value: (r) => usd(r.run_rate.daily_usd), align: "right" },
+      { header: "run_rate_proj", value: (r) => usd(r.run_rate.projected_usd), align: "right" },
+      {
+        header: "regression_proj",
+        value: (r) => (r.linear_regression ? usd(r.linear_regression.projected_usd) : "-"),
+        align: "right",
+      },
+      { header: "r2", value: (r) => (r.linear_regression ? r.linear_regression.r2.toFixed(2) : "-"), align: "right" },
+    ],
+    rows,
+  );
+  return `forecast for ${f.month} (${f.timezone}) as of ${f.as_of}\n\n${table}\nmethods: weighted_run_rate_7d = spent + trailing 7-day weighted daily rate x days left; linear_regression = least-squares line through this month's days (used with >= 7 days and R^2 >= 0.5)\n`;
+}
+
+async function getSavings(backend: Backend, from: number, to: number, timezone: string): Promise<SavingsReport> {
+  if (backend.kind === "api") {
+    const qs = new URLSearchParams({
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      tz: timezone,
+    });
+    return (await (await backend.request("GET", `/api/v1/savings?${qs}`)).json()) as SavingsReport;
+  }
+  return querySavings(backend.finops.client, backend.finops.database, {
+    fromUs: from * 1000,
+    toUs: to * 1000,
+    book: backend.finops.book,
+    timezone,
+  });
+}
+
+function savingsText(s: SavingsReport): string {
+  const rows: SavingsRow[] = [...s.rows, { team: "total", ...s.total }];
+  return formatTable<SavingsRow>(
+    [
+      { header: "team", value: (r) => (r.team === "" ? "(none)" : r.team) },
+      { header: "cache_hits", value: (r) => int(r.cache_hit_calls), align: "right" },
+      { header: "proxy_cache_saved", value: (r) => usd(r.cache_hit_savings_usd), align: "right" },
+      { header: "cache_read_tokens", value: (r) => int(r.cache_read_tokens), align: "right" },
+      { header: "prompt_cache_saved", value: (r) => usd(r.prompt_cache_savings_usd), align: "right" },
+      { header: "total_saved", value: (r) => usd(r.total_savings_usd), align: "right" },
+    ],
+    rows,
+  );
+}

@@ -1,0 +1,115 @@
+import type { BudgetStatus, BudgetStatusSource } from "../alerts/sources.js";
+import type { Logger } from "../logger.js";
+import type { BudgetEnforcer } from "./budget-enforcer.js";
+import type { ClickHouseBudgetSpend } from "./budget-spend.js";
+import { describeScope, scopeLabels } from "./budget-window.js";
+import type { BudgetDefinition } from "./config.js";
+import { weightedRunRate } from "./forecast.js";
+import { nanoToNumber } from "./money.js";
+
+/**
+ * Budget status for GET /api/v1/budgets and the alert engine (BudgetStatusSource): spent,
+ * reserved, remaining and a forecast for the window's end, per budget.
+ *
+ * Spent is the larger of what ClickHouse holds for the window and the live counters (which
+ * include proxy calls settled but not stored yet). The forecast (calendar windows) is the
+ * spend so far plus the weighted 7-day run rate over the time left; rolling windows have none.
+ */
+
+export interface BudgetView {
+  name: string;
+  scope: string;
+  labels: Record<string, string>;
+  enforcement: "hard" | "soft";
+  window: string;
+  period: string;
+  timezone: string;
+  window_start: string;
+  window_end: string;
+  limit_usd: number;
+  spent_usd: number;
+  reserved_usd: number;
+  /** limit - spent - reserved; negative when overspent. */
+  remaining_usd: number;
+  used_ratio: number;
+  thresholds: number[];
+  thresholds_crossed: number[];
+  status: "ok" | "warning" | "exceeded";
+  forecast_usd: number | null;
+  forecast_method: "weighted_run_rate_7d" | null;
+  /** Where `spent` came from: "clickhouse+counters", or "counters" when ClickHouse failed. */
+  spent_source: string;
+}
+
+const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
+
+export class BudgetStatusService implements BudgetStatusSource {
+  readonly #enforcer: BudgetEnforcer;
+  readonly #spend: ClickHouseBudgetSpend;
+  readonly #logger: Logger | undefined;
+
+  constructor(deps: { enforcer: BudgetEnforcer; spend: ClickHouseBudgetSpend; logger?: Logger | undefined }) {
+    this.#enforcer = deps.enforcer;
+    this.#spend = deps.spend;
+    this.#logger = deps.logger;
+  }
+
+  async list(now = this.#enforcer.now()): Promise<BudgetView[]> {
+    return Promise.all(this.#enforcer.definitions.map((d) => this.#view(d, now)));
+  }
+
+  async #view(def: BudgetDefinition, now: number): Promise<BudgetView> {
+    const w = this.#enforcer.window(def, now);
+    const [clickhouse, counters, trailing] = await Promise.all([
+      this.#spend.windowSpent(def, w, now).catch((err: unknown) => {
+        this.#logger?.warn({ err, budget: def.name }, "budget spend query failed");
+        return null;
+      }),
+      this.#enforcer.store.read([w.ref], now).then((v) => v[0]),
+      w.kind === "calendar" ? this.#spend.trailingDays(def, w.timezone, now).catch(() => null) : Promise.resolve(null),
+    ]);
+    const counterSpent = counters?.spentNano ?? 0n;
+    const spentNano = clickhouse === null || clickhouse < counterSpent ? counterSpent : clickhouse;
+    const spent = nanoToNumber(spentNano);
+    const reserved = nanoToNumber(counters?.reservedNano ?? 0n);
+    const used = spent / def.limitUsd;
+    const crossed = def.thresholds.filter((t) => used >= t).sort((a, b) => a - b);
+    let forecast: number | null = null;
+    if (w.kind === "calendar" && trailing !== null) {
+      forecast = round6(spent + (weightedRunRate(trailing) * Math.max(0, w.end - now)) / 86_400_000);
+    }
+    return {
+      name: def.name,
+      scope: describeScope(def.scope),
+      labels: scopeLabels(def.scope),
+      enforcement: def.enforcement,
+      window: typeof def.window === "string" ? def.window : "rolling",
+      period: w.period,
+      timezone: w.timezone,
+      window_start: new Date(w.start).toISOString(),
+      window_end: new Date(w.end).toISOString(),
+      limit_usd: def.limitUsd,
+      spent_usd: round6(spent),
+      reserved_usd: round6(reserved),
+      remaining_usd: round6(def.limitUsd - spent - reserved),
+      used_ratio: Math.round(used * 1e6) / 1e6,
+      thresholds: [...def.thresholds].sort((a, b) => a - b),
+      thresholds_crossed: crossed,
+      status: used >= 1 ? "exceeded" : crossed.length > 0 ? "warning" : "ok",
+      forecast_usd: forecast,
+      forecast_method: forecast === null ? null : "weighted_run_rate_7d",
+      spent_source: clickhouse === null ? "counters" : "clickhouse+counters",
+    };
+  }
+
+  async budgetStatus(now: number): Promise<BudgetStatus[]> {
+    return (await this.list(now)).map((v) => ({
+      budget: v.name,
+      labels: v.labels,
+      period: v.period,
+      limit_usd: v.limit_usd,
+      spent_usd: v.spent_usd,
+      forecast_usd: v.forecast_usd,
+    }));
+  }
+}

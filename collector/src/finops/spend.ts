@@ -1,0 +1,226 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { MODEL_KEY_SQL, RAW_AGGREGATES, ROLLUP_AGGREGATES, ROLLUP_TABLE } from "./rollup.js";
+import { identifier } from "./sql.js";
+import { wholeHourOffsets } from "./time-zone.js";
+
+/**
+ * Spend aggregates over a time range, grouped by any of team, project, model, provider,
+ * user_id and day. Each query is routed to the cheapest source that answers it exactly:
+ *
+ * - whole UTC hours inside the range come from the hourly rollup (and the open hour when the
+ *   range ends now);
+ * - the partial hours at either end, and every query the rollup cannot answer (user_id, tag
+ *   and user filters, days in a zone with a non-whole-hour offset), read llm_calls;
+ * - both parts are added in one query (UNION ALL, then GROUP BY).
+ *
+ * The measures mean the same on both sources (rollup.ts).
+ */
+
+export const GROUP_KEYS = ["team", "project", "model", "provider", "user_id", "day"] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+export interface SpendFilter {
+  team?: string | undefined;
+  project?: string | undefined;
+  provider?: string | undefined;
+  model?: string | undefined;
+  user_id?: string | undefined;
+  /** Tag key -> value; `virtual_key` holds the proxy's virtual key id. */
+  tags?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface SpendQuery {
+  /** Unix µs, inclusive. */
+  fromUs: number;
+  /** Unix µs, exclusive. */
+  toUs: number;
+  groupBy: readonly GroupKey[];
+  /** IANA zone for `day`. */
+  timezone: string;
+  filter?: SpendFilter;
+  limit?: number;
+  /**
+   * `toUs` is "now": the rollup's bucket for the current hour holds exactly the calls stored so
+   * far, so the open hour is read from it instead of llm_calls.
+   */
+  openEnded?: boolean;
+}
+
+export interface SpendRow {
+  team?: string;
+  project?: string;
+  model?: string;
+  provider?: string;
+  user_id?: string;
+  day?: string;
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  /** Effective cost, USD decimal string. */
+  cost_usd: string;
+  list_cost_usd: string;
+  unpriced_calls: number;
+  cache_hit_calls: number;
+  cache_hit_cost_usd: string;
+}
+
+export type SpendSource = "rollup" | "raw" | "rollup+raw";
+
+const MEASURES = [
+  "calls",
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cost_usd",
+  "list_cost_usd",
+  "unpriced_calls",
+  "cache_hit_calls",
+  "cache_hit_cost_usd",
+] as const;
+
+const HOUR_US = 3_600_000_000;
+
+function rawKey(key: GroupKey): string {
+  switch (key) {
+    case "model":
+      return MODEL_KEY_SQL.replaceAll("request_model", "c.request_model").replaceAll(
+        "response_model",
+        "c.response_model",
+      );
+    case "day":
+      return "toString(toDate(c.timestamp, {tz:String}))";
+    default:
+      return `c.${key}`;
+  }
+}
+
+function rollupKey(key: GroupKey): string {
+  return key === "day" ? "toString(toDate(hour, {tz:String}))" : key;
+}
+
+function rollupFilter(f: SpendFilter, params: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const k of ["team", "project", "provider", "model"] as const) {
+    const v = f[k];
+    if (v === undefined) continue;
+    out.push(`${k} = {f_${k}:String}`);
+    params[`f_${k}`] = v;
+  }
+  return out;
+}
+
+function rawFilter(f: SpendFilter, params: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const k of ["team", "project", "provider", "user_id"] as const) {
+    const v = f[k];
+    if (v === undefined) continue;
+    out.push(`c.${k} = {f_${k}:String}`);
+    params[`f_${k}`] = v;
+  }
+  if (f.model !== undefined) {
+    out.push(`${rawKey("model")} = {f_model:String}`);
+    params["f_model"] = f.model;
+  }
+  Object.entries(f.tags ?? {}).forEach(([k, v], i) => {
+    out.push(`c.tags[{f_tag_k${i}:String}] = {f_tag_v${i}:String}`);
+    params[`f_tag_k${i}`] = k;
+    params[`f_tag_v${i}`] = v;
+  });
+  return out;
+}
+
+/** Whether the rollup can answer this query for its whole hours. */
+export function rollupEligible(q: SpendQuery): boolean {
+  const f = q.filter ?? {};
+  if (q.groupBy.includes("user_id") || f.user_id !== undefined) return false;
+  if (f.tags && Object.keys(f.tags).length > 0) return false;
+  if (q.groupBy.includes("day")) {
+    // Hourly buckets split days exactly only where the zone's offset is whole hours.
+    const probes = [q.fromUs / 1000, q.toUs / 1000, (q.fromUs + q.toUs) / 2000];
+    if (!wholeHourOffsets(q.timezone, probes)) return false;
+  }
+  return true;
+}
+
+export function buildSpendSql(
+  database: string,
+  q: SpendQuery,
+): { sql: string; params: Record<string, unknown>; source: SpendSource } {
+  const db = identifier(database);
+  const params: Record<string, unknown> = { tz: q.timezone };
+  const keys = [...new Set(q.groupBy)];
+  const f = q.filter ?? {};
+
+  const parts: string[] = [];
+  let source: SpendSource = "raw";
+  const rawPart = (ranges: [number, number][]) => {
+    const conds = ranges.map(([a, b], i) => {
+      params[`r${i}_from`] = a;
+      params[`r${i}_to`] = b;
+      return `(c.timestamp >= fromUnixTimestamp64Micro({r${i}_from:Int64}, 'UTC') AND c.timestamp < fromUnixTimestamp64Micro({r${i}_to:Int64}, 'UTC'))`;
+    });
+    const where = [`(${conds.join(" OR ")})`, ...rawFilter(f, params)];
+    const select = [...keys.map((k) => `${rawKey(k)} AS ${k}`), ...MEASURES.map((m) => `${RAW_AGGREGATES[m]} AS ${m}`)];
+    return `SELECT ${select.join(", ")} FROM ${db}.llm_calls AS c WHERE ${where.join(" AND ")}${
+      keys.length ? ` GROUP BY ${keys.join(", ")}` : ""
+    }`;
+  };
+
+  const h0 = Math.ceil(q.fromUs / HOUR_US) * HOUR_US;
+  const h1 = (q.openEnded ? Math.ceil(q.toUs / HOUR_US) : Math.floor(q.toUs / HOUR_US)) * HOUR_US;
+  if (rollupEligible(q) && h1 > h0) {
+    params["h0"] = h0 / 1_000_000;
+    params["h1"] = h1 / 1_000_000;
+    const where = [
+      "hour >= toDateTime({h0:UInt32}, 'UTC')",
+      "hour < toDateTime({h1:UInt32}, 'UTC')",
+      ...rollupFilter(f, params),
+    ];
+    const select = [
+      ...keys.map((k) => `${rollupKey(k)} AS ${k}`),
+      ...MEASURES.map((m) => `${ROLLUP_AGGREGATES[m]} AS ${m}`),
+    ];
+    parts.push(
+      `SELECT ${select.join(", ")} FROM ${db}.${ROLLUP_TABLE} WHERE ${where.join(" AND ")}${
+        keys.length ? ` GROUP BY ${keys.join(", ")}` : ""
+      }`,
+    );
+    source = "rollup";
+    const edges: [number, number][] = [];
+    if (q.fromUs < h0) edges.push([q.fromUs, h0]);
+    if (!q.openEnded && h1 < q.toUs) edges.push([h1, q.toUs]);
+    if (edges.length) {
+      parts.push(rawPart(edges));
+      source = "rollup+raw";
+    }
+  } else {
+    parts.push(rawPart([[q.fromUs, q.toUs]]));
+  }
+
+  params["limit"] = q.limit ?? 10_000;
+  // Outer measures are qualified (u.x): their output names equal their inputs.
+  const outer = [
+    ...keys,
+    ...MEASURES.map((m) => (m.endsWith("_usd") ? `toString(sum(u.${m})) AS ${m}` : `sum(u.${m}) AS ${m}`)),
+  ];
+  const sql = `SELECT ${outer.join(", ")} FROM (\n${parts.join("\nUNION ALL\n")}\n) AS u${
+    keys.length ? ` GROUP BY ${keys.join(", ")}` : ""
+  } ORDER BY sum(u.cost_usd) DESC${keys.length ? `, ${keys.join(", ")}` : ""} LIMIT {limit:UInt32}`;
+  return { sql, params, source };
+}
+
+export async function querySpend(
+  client: ClickHouseClient,
+  database: string,
+  q: SpendQuery,
+): Promise<{ rows: SpendRow[]; source: SpendSource }> {
+  const { sql, params, source } = buildSpendSql(database, q);
+  const rs = await client.query({
+    query: sql,
+    query_params: params,
+    format: "JSONEachRow",
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  });
+  return { rows: await rs.json<SpendRow>(), source };
+}
