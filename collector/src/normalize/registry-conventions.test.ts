@@ -61,6 +61,19 @@ describe("detection order", () => {
   });
 });
 
+describe("spans copy of a call span", () => {
+  it.each([
+    [{ "openinference.span.kind": "LLM", "input.value": "secret prompt", "output.value": "secret answer" }],
+    [{ "ai.operationId": "ai.generateText.doGenerate", "ai.prompt.messages": '[{"role":"user","content":"secret"}]' }],
+    [{ "langfuse.observation.type": "generation", "langfuse.observation.input": "secret prompt" }],
+    [{ "openinference.span.kind": "EMBEDDING", "embedding.embeddings.0.embedding.text": "secret text" }],
+  ])("leaves-the-content-to-the-redacted-call-row-%#", (attrs: Attributes) => {
+    const n = normalizer.normalizeSpan(makeSpan(attrs), "otlp");
+    expect(n.call?.input).toContain("secret");
+    expect(JSON.stringify(n.spanRow.attributes)).not.toContain("secret");
+  });
+});
+
 describe("dedupeCalls across conventions", () => {
   const OTEL_CHAT: Attributes = {
     "gen_ai.operation.name": "chat",

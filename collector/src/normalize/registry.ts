@@ -203,15 +203,32 @@ const CONTENT_KEYS = new Set([
   "gen_ai.system_instructions",
   "gen_ai.prompt",
   "gen_ai.completion",
+  // OpenInference raw request/response
+  "input.value",
+  "output.value",
+  // Vercel AI SDK legacy spans
+  "ai.prompt",
+  "ai.prompt.messages",
+  "ai.response.text",
+  "ai.response.toolCalls",
+  "ai.response.reasoning",
+  "ai.response.object",
+  "ai.value",
+  "ai.values",
+  // Langfuse observations
+  "langfuse.observation.input",
+  "langfuse.observation.output",
 ]);
 
 /** Fields of the deprecated message events that hold content. */
 const EVENT_CONTENT_FIELDS = new Set(["content", "tool_calls", "message"]);
 
 /**
- * Keys holding prompts or responses: the OTel content keys, OpenLLMetry's indexed
- * `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`, and any indexed `*messages.N.*` list
- * (OpenInference `llm.input_messages.N.*`, ...).
+ * Keys holding prompts or responses: the OTel content keys and the other conventions' (see
+ * CONTENT_KEYS), OpenLLMetry's indexed `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`,
+ * OpenInference's embedded texts, and any indexed `*messages.N.*` list (OpenInference
+ * `llm.input_messages.N.*`, ...). A call span's copy in `spans` leaves them out: the call row
+ * holds them, redacted.
  */
 export function isContentKey(key: string): boolean {
   if (CONTENT_KEYS.has(key)) return true;
@@ -219,6 +236,7 @@ export function isContentKey(key: string): boolean {
     // gen_ai.prompt.name / .version are a prompt reference, not content.
     return key !== "gen_ai.prompt.name" && key !== "gen_ai.prompt.version";
   }
+  if (key.startsWith("embedding.embeddings.")) return true;
   return key.includes("messages.");
 }
 
