@@ -162,7 +162,7 @@ function firstAssociation(a: Attributes, keys: readonly string[]): string | unde
  * a list of parts arrives JSON-encoded (`[{"type":"text","text":..}]`); newer releases write an
  * OTel parts list in the same place.
  */
-export function indexedMessages(a: Attributes, prefix: string, defaultRole: string): ChatMessage[] {
+function indexedMessages(a: Attributes, prefix: string, defaultRole: string): ChatMessage[] {
   const entries = rebuildIndexed(a, prefix);
   if (entries.length === 0) return [];
   const messages: unknown[] = [];

@@ -41,7 +41,7 @@ export function emptyFacts(): CallFacts {
 }
 
 /** Milliseconds from span start to `timeUs`, rounded to the microsecond; null when before the start. */
-export function offsetMs(span: DecodedSpan, timeUs: number): number | null {
+function offsetMs(span: DecodedSpan, timeUs: number): number | null {
   const delta = timeUs - span.startTimeUs;
   return delta < 0 ? null : Math.round(delta) / 1000;
 }
@@ -89,7 +89,7 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** A tag value as the `tags` column holds it: strings as is, scalars printed, the rest as JSON. */
-export function tagValue(v: unknown): string | undefined {
+function tagValue(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);
@@ -139,25 +139,6 @@ export function addPrefixedTags(
     const s = tagValue(attrs[key]);
     if (s !== undefined) tags[name] = s;
   }
-}
-
-/** First string value among `keys` of a plain object. */
-export function firstString(obj: Record<string, unknown>, keys: readonly string[]): string | undefined {
-  for (const k of keys) {
-    const v = obj[k];
-    if (typeof v === "string" && v !== "") return v;
-    if (typeof v === "number" && Number.isFinite(v)) return String(v);
-  }
-  return undefined;
-}
-
-/** First finite number among `keys` of a plain object (numeric strings accepted). */
-export function firstNumber(obj: Record<string, unknown>, keys: readonly string[]): number | undefined {
-  for (const k of keys) {
-    const n = toNum(obj[k]);
-    if (n !== undefined) return n;
-  }
-  return undefined;
 }
 
 type ParamKind = "num" | "int" | "bool" | "strs";
