@@ -32,7 +32,7 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
     scope.setErrorHandler((err: Error, request, reply) => sendOtlpError(err, request, reply, deps));
     const preHandler = deps.auth ? [deps.auth] : [];
 
-    scope.post("/v1/traces", { preHandler }, async (request, reply) => {
+    const traces = async (request: FastifyRequest, reply: FastifyReply) => {
       const json = isJson(request.headers["content-type"]);
       const result = await deps.pipeline.ingestTraces(
         bodyOf(request),
@@ -44,7 +44,11 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
         .status(200)
         .header("content-type", json ? "application/json" : "application/x-protobuf")
         .send(encodeTracesResponse(result, json));
-    });
+    };
+    scope.post("/v1/traces", { preHandler }, traces);
+    // The path Langfuse's OTLP exporter appends to its base URL, so a Langfuse-instrumented app
+    // can point its baseUrl at tokenmeter unchanged.
+    scope.post("/api/public/otel/v1/traces", { preHandler }, traces);
 
     scope.post("/v1/logs", { preHandler }, async (request, reply) => {
       const json = isJson(request.headers["content-type"]);

@@ -16,12 +16,22 @@ import type { CallSource, LlmCallRow, ScoreRow } from "../storage/rows.js";
 
 export interface PipelineStages {
   normalizeSpan(span: DecodedSpan, source: CallSource): NormalizedSpan;
-  dedupeCalls<T extends { trace_id: string; span_id: string; parent_span_id: string }>(calls: T[]): T[];
+  /**
+   * Keeps one call per model call when nested or side-by-side spans describe the same one;
+   * `links` are all spans of the batch, so wrappers are found through plain spans in between.
+   */
+  dedupeCalls<T extends SpanIds>(calls: T[], links?: readonly SpanIds[]): T[];
   /** Prices the call and fills tokens when usage was missing. */
   enrichCall(call: NormalizedCall): LlmCallRow;
   redact: Redactor;
   /** Built-in evaluators: scores for a stored call. Must not throw. */
   evaluate?: (row: LlmCallRow) => ScoreRow[];
+}
+
+interface SpanIds {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string;
 }
 
 /** Rows of one table as JSONEachRow text (one JSON object per line). */
@@ -190,6 +200,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
     let scoreRows = 0;
     let normalizeFailures = 0;
     const pending: NormalizedCall[] = [];
+    const links: SpanIds[] = [];
     for (const span of input) {
       let n: NormalizedSpan;
       try {
@@ -201,6 +212,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
       }
       spansText += `${JSON.stringify(n.spanRow)}\n`;
       spanRows++;
+      links.push(n.spanRow);
       if (n.call) pending.push(n.call);
       for (const s of n.scores) {
         scoresText += `${JSON.stringify(scoreRow(span.traceId, span.spanId, s, "telemetry"))}\n`;
@@ -209,7 +221,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
     }
     let callsText = "";
     const calls: CallSummary[] = [];
-    for (const c of stages.dedupeCalls(pending)) {
+    for (const c of pending.length > 1 ? stages.dedupeCalls(pending, links) : pending) {
       const row = stages.enrichCall(c);
       redactRow(row, stages.redact);
       callsText += `${JSON.stringify(row)}\n`;
