@@ -1,0 +1,48 @@
+/**
+ * `observeAnthropic(client)`: instruments an `@anthropic-ai/sdk` client in place and returns it,
+ * same object and type.
+ *
+ * Instrumented: messages.create and beta.messages.create. The library's helpers
+ * (messages.stream, messages.parse, the tool runner) call `create` on the same resource, so they
+ * are covered too.
+ *
+ * Recent versions of the client emit a span of their own per API call when an OpenTelemetry
+ * tracer provider is registered. For a call the SDK instruments, that span would describe the
+ * same call again, nested inside ours: the collector keeps the innermost of such a pair and
+ * would drop ours, with its attribution and content. So the SDK switches the client's own
+ * tracing off for the synchronous part of each instrumented call (where the client decides
+ * whether to trace); the client's other methods keep their spans.
+ */
+import { instrumentMethod } from "../instrument-method.js";
+import { child, createObserver } from "../observe-client.js";
+import type { ObserveOptions } from "../types.js";
+import { messages } from "./messages.js";
+
+const observe = createObserver({
+  defaultProvider: () => "anthropic",
+  instrument(client, state) {
+    instrumentMethod(child(client, "messages"), "create", messages, state);
+    instrumentMethod(child(child(client, "beta"), "messages"), "create", messages, state);
+  },
+  around(client) {
+    return <T>(run: () => T): T => {
+      const holder = client as { _tracer?: unknown };
+      if (holder._tracer === undefined) return run();
+      const saved = holder._tracer;
+      holder._tracer = undefined;
+      try {
+        return run();
+      } finally {
+        holder._tracer = saved;
+      }
+    };
+  },
+});
+
+/**
+ * Instruments an Anthropic client and returns it. Calling it again on the same client updates
+ * the options instead of wrapping twice.
+ */
+export function observeAnthropic<C extends object>(client: C, options: ObserveOptions = {}): C {
+  return observe(client, options);
+}

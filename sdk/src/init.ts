@@ -1,0 +1,162 @@
+/**
+ * `init()`: connects the SDK to tokenmeter.
+ *
+ * - No OpenTelemetry set up yet (standalone): registers a Node tracer provider with a batching
+ *   OTLP/HTTP (gzip) exporter towards the collector, the AsyncLocalStorage context manager (so
+ *   attribution follows `await`s) and the W3C trace-context + baggage propagator.
+ * - The app already registered a tracer provider (attached): starts nothing of its own. Spans
+ *   are made with the app's provider (its sampler, resource and processors apply), and a
+ *   batching exporter towards tokenmeter is added to that provider when it allows it, forwarding
+ *   GenAI spans only. When it does not, spans go wherever the app exports them
+ *   (`handle.exporting` is false); `tokenmeterSpanProcessor()` is the way to add ours by hand.
+ *
+ * Only the trace signal is set up: no metrics or logs pipelines, no global providers for them.
+ */
+import { context, ProxyTracerProvider, propagation, trace } from "@opentelemetry/api";
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { type InitOptions, resolveConfig, type SdkConfig } from "./config.js";
+import { log } from "./diag.js";
+import { createRuntime, installRuntime } from "./runtime.js";
+import { addToProvider, createSpanProcessor } from "./span-processor.js";
+import type { TokenmeterHandle } from "./types.js";
+import { SCOPE_NAME, SDK_VERSION } from "./version.js";
+
+let current: TokenmeterHandle | undefined;
+
+/** The app's tracer provider, when one is registered with the OpenTelemetry API. */
+function registeredProvider(): object | undefined {
+  const global = trace.getTracerProvider();
+  if (!(global instanceof ProxyTracerProvider)) return global;
+  const delegate = global.getDelegate();
+  // An unset proxy delegates to the API's no-op provider, the same object any fresh proxy returns.
+  return delegate === new ProxyTracerProvider().getDelegate() ? undefined : delegate;
+}
+
+function flushOnExit(flush: () => Promise<void>): () => void {
+  // Short scripts end before the batch timer fires: export what is left when the loop empties.
+  const onBeforeExit = () => {
+    flush().catch(() => undefined);
+  };
+  process.once("beforeExit", onBeforeExit);
+  return () => process.off("beforeExit", onBeforeExit);
+}
+
+function standalone(config: SdkConfig): TokenmeterHandle {
+  const attributes: Record<string, string> = { "service.name": config.serviceName };
+  if (config.environment !== undefined) attributes["deployment.environment.name"] = config.environment;
+  const resource = defaultResource()
+    .merge(detectResources({ detectors: [envDetector] }))
+    .merge(resourceFromAttributes(attributes));
+  const root = config.sampleRate >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.sampleRate);
+  const provider = new NodeTracerProvider({
+    resource,
+    sampler: new ParentBasedSampler({ root }),
+    spanProcessors: [createSpanProcessor(config, false)],
+  });
+  provider.register();
+  installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION)));
+  const stopFlushOnExit = flushOnExit(() => provider.forceFlush());
+
+  let down: Promise<void> | undefined;
+  return {
+    mode: "standalone",
+    exporting: true,
+    forceFlush: () => provider.forceFlush(),
+    shutdown() {
+      down ??= (async () => {
+        stopFlushOnExit();
+        try {
+          await provider.shutdown();
+        } finally {
+          trace.disable();
+          context.disable();
+          propagation.disable();
+          installRuntime(undefined);
+          current = undefined;
+        }
+      })();
+      return down;
+    },
+  };
+}
+
+function attached(config: SdkConfig, provider: object): TokenmeterHandle {
+  if (config.sampleRate < 1) log.warn("sampleRate is ignored: the app's own tracer provider samples");
+  const processor = createSpanProcessor(config, true);
+  let remove: (() => void) | undefined;
+  try {
+    remove = addToProvider(provider, processor);
+  } catch (err) {
+    log.warn(`could not add the tokenmeter exporter to the app's tracer provider: ${String(err)}`);
+  }
+  if (remove === undefined) {
+    log.warn(
+      "the app's tracer provider does not accept more span processors: add tokenmeterSpanProcessor() to it, or export to tokenmeter",
+    );
+  }
+  installRuntime(createRuntime(config, trace.getTracer(SCOPE_NAME, SDK_VERSION)));
+  const flushProvider = (): Promise<void> => {
+    const flush = (provider as { forceFlush?: unknown }).forceFlush;
+    return typeof flush === "function" ? Promise.resolve(Reflect.apply(flush, provider, [])) : Promise.resolve();
+  };
+  const forceFlush = () => (remove === undefined ? flushProvider() : processor.forceFlush());
+  const stopFlushOnExit = flushOnExit(forceFlush);
+
+  let down: Promise<void> | undefined;
+  return {
+    mode: "attached",
+    exporting: remove !== undefined,
+    forceFlush,
+    shutdown() {
+      down ??= (async () => {
+        stopFlushOnExit();
+        try {
+          if (remove !== undefined) {
+            await processor.shutdown();
+            remove();
+          }
+        } finally {
+          installRuntime(undefined);
+          current = undefined;
+        }
+      })();
+      return down;
+    },
+  };
+}
+
+function disabled(config: SdkConfig): TokenmeterHandle {
+  installRuntime(createRuntime(config, trace.getTracer(SCOPE_NAME, SDK_VERSION)));
+  return {
+    mode: "standalone",
+    exporting: false,
+    forceFlush: () => Promise.resolve(),
+    shutdown: async () => {
+      installRuntime(undefined);
+      current = undefined;
+    },
+  };
+}
+
+/**
+ * Sets the SDK up (see the file comment for what that means with and without an existing
+ * OpenTelemetry setup). Call it once, before creating clients' first calls, and after the app's
+ * own OpenTelemetry setup if it has one. A second call returns the first handle.
+ *
+ * Throws TokenmeterSdkError (code TM_SDK_BAD_CONFIG) for an invalid option or environment value.
+ */
+export function init(options: InitOptions = {}): TokenmeterHandle {
+  if (current !== undefined) {
+    log.warn("init() called again: keeping the first setup");
+    return current;
+  }
+  const config = resolveConfig(options);
+  if (config.disabled) current = disabled(config);
+  else {
+    const provider = registeredProvider();
+    current = provider === undefined ? standalone(config) : attached(config, provider);
+  }
+  return current;
+}

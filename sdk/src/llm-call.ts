@@ -1,0 +1,281 @@
+/**
+ * One model call as a span: started before the request, fed facts as they arrive (usage,
+ * response model, content, first chunk), ended once as ok, error or cancelled.
+ *
+ * Every method is safe to call from instrumentation code paths: failures are reported through
+ * diag and swallowed, and calls after the end are ignored. Nothing here may throw into the
+ * user's call.
+ */
+import {
+  type Attributes,
+  type AttributeValue,
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import {
+  type ContentPolicy,
+  type SerializedContent,
+  serializeMessages,
+  serializeParts,
+  textPart,
+  toGenAIMessages,
+} from "./content.js";
+import { reportFailure } from "./diag.js";
+import {
+  ERROR_TYPE,
+  GEN_AI_INPUT_MESSAGES,
+  GEN_AI_OUTPUT_MESSAGES,
+  GEN_AI_RESPONSE_FINISH_REASONS,
+  GEN_AI_RESPONSE_ID,
+  GEN_AI_RESPONSE_MODEL,
+  GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+  GEN_AI_SYSTEM_INSTRUCTIONS,
+  GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+  GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+  GEN_AI_USAGE_INPUT_TOKENS,
+  GEN_AI_USAGE_OUTPUT_TOKENS,
+  GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+  HTTP_RESPONSE_STATUS_CODE,
+  TOKENMETER_CONTENT_TRUNCATED,
+  TOKENMETER_STATUS,
+} from "./semconv.js";
+import type { GenAIMessage, GenAIPart, LLMCallHandle, MessageInput, TokenUsage } from "./types.js";
+
+export interface CallSetup {
+  readonly tracer: Tracer;
+  readonly parent: Context;
+  readonly operation: string;
+  readonly model: string;
+  /** Written at span start, so samplers and processors see them: request attributes, attribution. */
+  readonly attributes: Attributes;
+  readonly content: ContentPolicy;
+}
+
+/** Errors that mean "the caller stopped the call", which is a cancellation, not a failure. */
+const ABORT_ERROR_NAMES = new Set(["AbortError", "APIUserAbortError"]);
+
+function errorName(err: object): string {
+  const ctor = (err as { constructor?: { name?: unknown } }).constructor;
+  return typeof ctor?.name === "string" ? ctor.name : "";
+}
+
+/** Low-cardinality `error.type`: the error's class, else the HTTP status, else `_OTHER` (OTel spec). */
+export function errorType(err: unknown): string {
+  if (err === null || typeof err !== "object") return "_OTHER";
+  const cls = errorName(err);
+  if (cls !== "" && cls !== "Object" && cls !== "Error") return cls;
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === "number") return String(status);
+  const name = (err as { name?: unknown }).name;
+  return typeof name === "string" && name !== "" ? name : cls || "_OTHER";
+}
+
+export function isAbortError(err: unknown): boolean {
+  if (err === null || typeof err !== "object") return false;
+  const name = (err as { name?: unknown }).name;
+  return ABORT_ERROR_NAMES.has(errorName(err)) || (typeof name === "string" && ABORT_ERROR_NAMES.has(name));
+}
+
+export class LlmCall implements LLMCallHandle {
+  readonly span: Span;
+  readonly #parent: Context;
+  #context: Context | undefined;
+  /** Whether the span records (sampled) at all; when not, nothing is computed for it. */
+  readonly recording: boolean;
+  /** Whether content is captured for this call. */
+  readonly capture: boolean;
+  /** The call started in the root context (no active span, no attribution, no baggage). */
+  readonly parentIsRoot: boolean;
+  readonly #policy: ContentPolicy;
+  readonly #startedAt: number;
+  #firstChunkAt: number | undefined;
+  #ended = false;
+  #cleanup: (() => void) | undefined;
+
+  constructor(setup: CallSetup) {
+    const name = setup.model === "" ? setup.operation : `${setup.operation} ${setup.model}`;
+    this.span = setup.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: setup.attributes }, setup.parent);
+    this.#startedAt = performance.now();
+    this.#parent = setup.parent;
+    this.parentIsRoot = setup.parent === ROOT_CONTEXT;
+    this.recording = this.span.isRecording();
+    this.capture = this.recording && setup.content.capture;
+    this.#policy = setup.content;
+  }
+
+  /** The parent context with this call's span active (built on first use). */
+  get context(): Context {
+    this.#context ??= trace.setSpan(this.#parent, this.span);
+    return this.#context;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Runs once when the call ends (e.g. to drop an abort listener). */
+  onEnd(cleanup: () => void): void {
+    this.#cleanup = cleanup;
+  }
+
+  setAttribute(key: string, value: AttributeValue): void {
+    if (this.recording && !this.#ended) this.span.setAttribute(key, value);
+  }
+
+  setUsage(usage: TokenUsage): void {
+    if (!this.recording || this.#ended) return;
+    const s = this.span;
+    if (usage.inputTokens !== undefined) s.setAttribute(GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);
+    if (usage.outputTokens !== undefined) s.setAttribute(GEN_AI_USAGE_OUTPUT_TOKENS, usage.outputTokens);
+    if (usage.cacheReadTokens !== undefined)
+      s.setAttribute(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cacheReadTokens);
+    if (usage.cacheWriteTokens !== undefined) {
+      s.setAttribute(GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cacheWriteTokens);
+    }
+    if (usage.reasoningTokens !== undefined) {
+      s.setAttribute(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningTokens);
+    }
+  }
+
+  setResponse(response: { id?: string | undefined; model?: string | undefined; finishReasons?: string[] }): void {
+    if (!this.recording || this.#ended) return;
+    if (response.id) this.span.setAttribute(GEN_AI_RESPONSE_ID, response.id);
+    if (response.model) this.span.setAttribute(GEN_AI_RESPONSE_MODEL, response.model);
+    if (response.finishReasons !== undefined && response.finishReasons.length > 0) {
+      this.span.setAttribute(GEN_AI_RESPONSE_FINISH_REASONS, response.finishReasons);
+    }
+  }
+
+  #setContent(key: string, serialize: () => SerializedContent): void {
+    if (!this.capture || this.#ended) return;
+    try {
+      const { json, truncated } = serialize();
+      this.span.setAttribute(key, json);
+      if (truncated) this.span.setAttribute(TOKENMETER_CONTENT_TRUNCATED, true);
+    } catch (err) {
+      // A failing redact hook or an unserializable value costs the content, never the call.
+      reportFailure(`content capture (${key})`, err);
+    }
+  }
+
+  setInputMessages(messages: readonly GenAIMessage[], system?: readonly GenAIPart[]): void {
+    if (system !== undefined && system.length > 0) {
+      this.#setContent(GEN_AI_SYSTEM_INSTRUCTIONS, () => serializeParts(this.#policy, system));
+    }
+    if (messages.length > 0) this.#setContent(GEN_AI_INPUT_MESSAGES, () => serializeMessages(this.#policy, messages));
+  }
+
+  setOutputMessages(messages: readonly GenAIMessage[]): void {
+    if (messages.length > 0) this.#setContent(GEN_AI_OUTPUT_MESSAGES, () => serializeMessages(this.#policy, messages));
+  }
+
+  setInput(messages: MessageInput[], systemInstructions?: string | GenAIPart[]): void {
+    if (!this.capture) return;
+    try {
+      const system = typeof systemInstructions === "string" ? [textPart(systemInstructions)] : systemInstructions;
+      this.setInputMessages(toGenAIMessages(messages), system);
+    } catch (err) {
+      reportFailure("setInput", err);
+    }
+  }
+
+  setOutput(messages: MessageInput[]): void {
+    if (!this.capture) return;
+    try {
+      this.setOutputMessages(toGenAIMessages(messages));
+    } catch (err) {
+      reportFailure("setOutput", err);
+    }
+  }
+
+  recordFirstChunk(): void {
+    this.#firstChunkAt ??= performance.now();
+  }
+
+  spanContext(): SpanContext {
+    return this.span.spanContext();
+  }
+
+  /** Marks the end; false when the call had already ended. */
+  #close(): boolean {
+    if (this.#ended) return false;
+    if (this.#firstChunkAt !== undefined && this.recording) {
+      this.span.setAttribute(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (this.#firstChunkAt - this.#startedAt) / 1000);
+    }
+    this.#ended = true;
+    const cleanup = this.#cleanup;
+    this.#cleanup = undefined;
+    if (cleanup !== undefined) {
+      try {
+        cleanup();
+      } catch (err) {
+        reportFailure("call cleanup", err);
+      }
+    }
+    return true;
+  }
+
+  #endSpan(): void {
+    try {
+      this.span.end();
+    } catch (err) {
+      // A throwing span processor in the app's OpenTelemetry setup.
+      reportFailure("span end", err);
+    }
+  }
+
+  /** The call completed. */
+  end(): void {
+    try {
+      if (this.#close()) this.#endSpan();
+    } catch (err) {
+      reportFailure("end", err);
+    }
+  }
+
+  /** The caller stopped the call before it completed (break, abort): not an error. */
+  cancel(): void {
+    try {
+      if (!this.#close()) return;
+      this.span.setAttribute(TOKENMETER_STATUS, "cancelled");
+      this.#endSpan();
+    } catch (err) {
+      reportFailure("cancel", err);
+    }
+  }
+
+  /** The call failed with `err` (which the caller receives unchanged). */
+  fail(err: unknown): void {
+    if (isAbortError(err)) {
+      this.cancel();
+      return;
+    }
+    try {
+      if (!this.#close()) return;
+      const s = this.span;
+      s.setAttribute(ERROR_TYPE, errorType(err));
+      const status = err !== null && typeof err === "object" ? (err as { status?: unknown }).status : undefined;
+      if (typeof status === "number") s.setAttribute(HTTP_RESPONSE_STATUS_CODE, status);
+      const message = err instanceof Error ? err.message : String(err);
+      s.recordException(err instanceof Error ? err : message);
+      s.setStatus({ code: SpanStatusCode.ERROR, message });
+      this.#endSpan();
+    } catch (failure) {
+      reportFailure("fail", failure);
+      this.#endSpan();
+    }
+  }
+
+  /** The response was taken raw (`asResponse()`): its body, and so its usage, belongs to the caller. */
+  endRaw(status: number): void {
+    if (this.#ended) return;
+    this.setAttribute(HTTP_RESPONSE_STATUS_CODE, status);
+    this.end();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * What `observeOpenAI` and `observeAnthropic` share: one settings object per client, kept in a
+ * WeakMap (re-observing updates it instead of wrapping twice), and clients derived with
+ * `withOptions()` observed like their parent.
+ */
+import { reportFailure } from "./diag.js";
+import { applyObserveOptions, type ClientState, createClientState, setServer } from "./instrument-method.js";
+import type { ObserveOptions } from "./types.js";
+
+export interface ClientKind {
+  /** `gen_ai.provider.name` unless the options say otherwise. */
+  defaultProvider(client: object): string;
+  /** Instruments the client's API methods (instrumentMethod on each resource). */
+  instrument(client: object, state: ClientState): void;
+  /** Wraps each original call, e.g. to switch the client's own tracing off for it. */
+  around?(client: object): <T>(run: () => T) => T;
+}
+
+function baseURLOf(client: object): unknown {
+  return (client as { baseURL?: unknown }).baseURL;
+}
+
+export function createObserver(kind: ClientKind): <C extends object>(client: C, options?: ObserveOptions) => C {
+  const observed = new WeakMap<object, ClientState>();
+
+  function instrument(client: object, state: ClientState): void {
+    state.around = kind.around?.(client);
+    observed.set(client, state);
+    kind.instrument(client, state);
+    const withOptions = (client as { withOptions?: unknown }).withOptions;
+    if (typeof withOptions !== "function" || Object.hasOwn(client, "withOptions")) return;
+    Object.defineProperty(client, "withOptions", {
+      value: function withOptionsObserved(this: unknown, ...args: unknown[]) {
+        const derived: unknown = Reflect.apply(withOptions, this, args);
+        const parent = observed.get(client);
+        if (parent !== undefined && derived !== null && typeof derived === "object" && !observed.has(derived)) {
+          try {
+            const state: ClientState = { ...parent, cached: undefined };
+            setServer(state, baseURLOf(derived));
+            instrument(derived, state);
+          } catch (err) {
+            reportFailure("withOptions", err);
+          }
+        }
+        return derived;
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+
+  return <C extends object>(client: C, options: ObserveOptions = {}): C => {
+    try {
+      const known = observed.get(client);
+      if (known !== undefined) applyObserveOptions(known, kind.defaultProvider(client), options);
+      else instrument(client, createClientState(kind.defaultProvider(client), baseURLOf(client), options));
+    } catch (err) {
+      reportFailure("observe", err);
+    }
+    return client;
+  };
+}
+
+/** `parent[key]` when parent is an object. */
+export function child(parent: unknown, key: string): unknown {
+  return parent !== null && typeof parent === "object" ? (parent as Record<string, unknown>)[key] : undefined;
+}

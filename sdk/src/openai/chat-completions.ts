@@ -1,0 +1,173 @@
+/**
+ * `chat.completions.create`: plain and streamed (with `stream_options.include_usage` usage
+ * chunks), tools and parallel tool calls, and `n > 1` (one output message per choice).
+ */
+import type { Attributes } from "@opentelemetry/api";
+import { textPart } from "../content.js";
+import type { Endpoint, StreamSink } from "../endpoint.js";
+import { asArray, asObject, count, type JsonObject, parseArguments, str } from "../json.js";
+import type { LlmCall } from "../llm-call.js";
+import { OPENAI_RESPONSE_SERVICE_TIER, OPENAI_RESPONSE_SYSTEM_FINGERPRINT } from "../semconv.js";
+import type { GenAIMessage, GenAIPart } from "../types.js";
+import { chatInputMessages, chatOutputMessage } from "./content.js";
+import {
+  maxTokensAttribute,
+  outputTypeAttribute,
+  reasoningLevelAttribute,
+  samplingAttributes,
+} from "./request-attributes.js";
+import { chatUsage } from "./usage.js";
+
+function responseExtras(data: JsonObject, call: LlmCall): void {
+  const tier = str(data["service_tier"]);
+  if (tier !== undefined) call.setAttribute(OPENAI_RESPONSE_SERVICE_TIER, tier);
+  const fingerprint = str(data["system_fingerprint"]);
+  if (fingerprint !== undefined) call.setAttribute(OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint);
+}
+
+interface ToolCallAcc {
+  id: string;
+  name: string;
+  args: string[];
+}
+
+interface ChoiceAcc {
+  text: string[];
+  refusal: string[];
+  tools: Map<number, ToolCallAcc>;
+  finish: string | undefined;
+}
+
+/** Folds chunks per choice index; text is kept only when content is captured. */
+class ChatStreamSink implements StreamSink {
+  readonly #call: LlmCall;
+  #id: string | undefined;
+  #model: string | undefined;
+  #usage: JsonObject | undefined;
+  #tier: string | undefined;
+  #fingerprint: string | undefined;
+  readonly #choices = new Map<number, ChoiceAcc>();
+
+  constructor(call: LlmCall) {
+    this.#call = call;
+  }
+
+  #choice(index: number): ChoiceAcc {
+    let c = this.#choices.get(index);
+    if (c === undefined) {
+      c = { text: [], refusal: [], tools: new Map(), finish: undefined };
+      this.#choices.set(index, c);
+    }
+    return c;
+  }
+
+  item(event: unknown): void {
+    const chunk = asObject(event);
+    if (chunk === undefined) return;
+    this.#id ??= str(chunk["id"]);
+    this.#model ??= str(chunk["model"]);
+    this.#tier ??= str(chunk["service_tier"]);
+    this.#fingerprint ??= str(chunk["system_fingerprint"]);
+    const usage = asObject(chunk["usage"]);
+    if (usage !== undefined) this.#usage = usage;
+    const capture = this.#call.capture;
+    for (const raw of asArray(chunk["choices"])) {
+      const choice = asObject(raw);
+      if (choice === undefined) continue;
+      const acc = this.#choice(count(choice["index"]) ?? 0);
+      const finish = str(choice["finish_reason"]);
+      if (finish !== undefined) acc.finish = finish;
+      const delta = asObject(choice["delta"]);
+      if (delta === undefined) continue;
+      if (capture) {
+        const content = str(delta["content"]);
+        if (content) acc.text.push(content);
+        const refusal = str(delta["refusal"]);
+        if (refusal) acc.refusal.push(refusal);
+      }
+      for (const rawCall of asArray(delta["tool_calls"])) {
+        const tc = asObject(rawCall);
+        if (tc === undefined) continue;
+        const index = count(tc["index"]) ?? 0;
+        let t = acc.tools.get(index);
+        if (t === undefined) {
+          t = { id: "", name: "", args: [] };
+          acc.tools.set(index, t);
+        }
+        const id = str(tc["id"]);
+        if (id) t.id = id;
+        const fn = asObject(tc["function"]);
+        const name = str(fn?.["name"]);
+        if (name) t.name = name;
+        const args = str(fn?.["arguments"]);
+        if (args && capture) t.args.push(args);
+      }
+    }
+  }
+
+  finish(): void {
+    const call = this.#call;
+    const indexes = [...this.#choices.keys()].sort((a, b) => a - b);
+    const finishReasons: string[] = [];
+    for (const i of indexes) {
+      const f = this.#choices.get(i)?.finish;
+      if (f !== undefined) finishReasons.push(f);
+    }
+    call.setResponse({ id: this.#id, model: this.#model, finishReasons });
+    if (this.#usage !== undefined) call.setUsage(chatUsage(this.#usage));
+    if (this.#tier !== undefined) call.setAttribute(OPENAI_RESPONSE_SERVICE_TIER, this.#tier);
+    if (this.#fingerprint !== undefined) call.setAttribute(OPENAI_RESPONSE_SYSTEM_FINGERPRINT, this.#fingerprint);
+    if (!call.capture) return;
+    const messages: GenAIMessage[] = [];
+    for (const i of indexes) {
+      const c = this.#choices.get(i);
+      if (c === undefined) continue;
+      const parts: GenAIPart[] = [];
+      if (c.text.length > 0) parts.push(textPart(c.text.join("")));
+      if (c.refusal.length > 0) parts.push(textPart(c.refusal.join("")));
+      for (const [, t] of [...c.tools].sort(([a], [b]) => a - b)) {
+        parts.push({ type: "tool_call", id: t.id, name: t.name, arguments: parseArguments(t.args.join("")) });
+      }
+      const message: GenAIMessage = { role: "assistant", parts };
+      if (c.finish !== undefined) message.finish_reason = c.finish;
+      messages.push(message);
+    }
+    call.setOutputMessages(messages);
+  }
+}
+
+export const chatCompletions: Endpoint = {
+  operation: "chat",
+
+  requestAttributes(body: JsonObject, out: Attributes): void {
+    samplingAttributes(body, out);
+    maxTokensAttribute(out, body["max_completion_tokens"], body["max_tokens"]);
+    reasoningLevelAttribute(out, body["reasoning_effort"]);
+    outputTypeAttribute(out, body["response_format"]);
+  },
+
+  input(body: JsonObject, call: LlmCall): void {
+    call.setInputMessages(chatInputMessages(body["messages"]));
+  },
+
+  response(data: JsonObject, call: LlmCall): void {
+    const finishReasons: string[] = [];
+    const messages: GenAIMessage[] = [];
+    for (const raw of asArray(data["choices"])) {
+      const choice = asObject(raw);
+      if (choice === undefined) continue;
+      const finish = str(choice["finish_reason"]);
+      if (finish !== undefined) finishReasons.push(finish);
+      if (call.capture) messages.push(chatOutputMessage(asObject(choice["message"]), finish));
+    }
+    call.setResponse({ id: str(data["id"]), model: str(data["model"]), finishReasons });
+    const usage = asObject(data["usage"]);
+    if (usage !== undefined) call.setUsage(chatUsage(usage));
+    responseExtras(data, call);
+    call.setOutputMessages(messages);
+  },
+
+  stream(_body: JsonObject, call: LlmCall): StreamSink {
+    return new ChatStreamSink(call);
+  },
+};

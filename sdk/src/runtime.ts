@@ -1,0 +1,51 @@
+/**
+ * What instrumented calls need at call time: the tracer and the resolved configuration. `init`
+ * installs one; before `init` (or without it, in an app that set up OpenTelemetry itself)
+ * calls use the global tracer and the configuration the environment gives.
+ *
+ * This is process-wide by nature: the OpenTelemetry API it builds on is global too.
+ */
+import { type Attributes, type Tracer, trace } from "@opentelemetry/api";
+import { normalizeAttribution } from "./attribution.js";
+import { resolveConfig, type SdkConfig } from "./config.js";
+import { TOKENMETER_ENVIRONMENT, TOKENMETER_SOURCE } from "./semconv.js";
+import type { Attribution } from "./types.js";
+import { SCOPE_NAME, SDK_VERSION } from "./version.js";
+
+export interface Runtime {
+  readonly tracer: Tracer;
+  readonly config: SdkConfig;
+  /** init's team / project as an attribution layer (the lowest one). */
+  readonly defaults: Attribution;
+  /** Attributes every SDK span starts with: source marker, environment. */
+  readonly baseAttributes: Readonly<Attributes>;
+}
+
+let installed: Runtime | undefined;
+let fallback: Runtime | undefined;
+
+export function createRuntime(config: SdkConfig, tracer: Tracer): Runtime {
+  const baseAttributes: Attributes = { [TOKENMETER_SOURCE]: "sdk" };
+  if (config.environment !== undefined) baseAttributes[TOKENMETER_ENVIRONMENT] = config.environment;
+  return Object.freeze({
+    tracer,
+    config,
+    defaults: normalizeAttribution({ team: config.team, project: config.project }),
+    baseAttributes: Object.freeze(baseAttributes),
+  });
+}
+
+/** The runtime in effect: the one `init` installed, else one built from the environment. */
+export function currentRuntime(): Runtime {
+  if (installed !== undefined) return installed;
+  fallback ??= createRuntime(resolveConfig(), trace.getTracer(SCOPE_NAME, SDK_VERSION));
+  return fallback;
+}
+
+export function installRuntime(runtime: Runtime | undefined): void {
+  installed = runtime;
+}
+
+export function installedRuntime(): Runtime | undefined {
+  return installed;
+}
