@@ -80,9 +80,9 @@ export function createCostAnomalySource(deps: {
             query: `SELECT team, model, toUnixTimestamp(hour) * 1000 AS h, toFloat64(sum(cost_usd)) AS cost
 FROM ${db}.${ROLLUP_TABLE}
 WHERE hour IN (${[...hours].map((h) => `toDateTime(${h / 1000}, 'UTC')`).join(", ")})
-GROUP BY team, model, hour`,
+GROUP BY team, model, hour
+SETTINGS output_format_json_quote_64bit_integers = 0`,
             format: "JSONEachRow",
-            clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
           })
           .then((rs) => rs.json<{ team: string; model: string; h: number; cost: number }>()),
       ]);

@@ -53,10 +53,9 @@ FROM ${this.#database}.llm_calls AS c
 WHERE timestamp >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({to:Int64}, 'UTC')${where}
 GROUP BY b`;
     const rs = await this.#client.query({
-      query: sql,
+      query: `${sql} SETTINGS output_format_json_quote_64bit_integers = 0`,
       query_params: params,
       format: "JSONEachRow",
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     });
     const out = new Map<number, bigint>();
     for (const r of await rs.json<{ b: number; cost: string }>()) out.set(Number(r.b), decimalToNano(r.cost));

@@ -80,7 +80,11 @@ export interface RepriceResult {
   totals: { before_cost_usd: string; after_cost_usd: string; delta_usd: string };
 }
 
-/** Settings for the generated statements: large literal plans, mutations run by the server. */
+/**
+ * Limits for the generated statements (large literal plans). They must be known before the
+ * text is parsed, so they travel as request settings; every other setting is written in the
+ * statement itself, because the embedded engine keeps request settings for its whole session.
+ */
 const PLAN_SETTINGS = {
   max_query_size: "67108864",
   max_ast_elements: "10000000",
@@ -109,9 +113,9 @@ export async function reprice(o: RepriceOptions): Promise<RepriceResult> {
 
   const query = async <T>(sql: string): Promise<T[]> => {
     const rs = await o.client.query({
-      query: sql,
+      query: `${sql}\nSETTINGS output_format_json_quote_decimals = 1, output_format_json_quote_64bit_integers = 0`,
       format: "JSONEachRow",
-      clickhouse_settings: { ...PLAN_SETTINGS, output_format_json_quote_decimals: 1 },
+      clickhouse_settings: PLAN_SETTINGS,
     });
     return rs.json<T>();
   };
@@ -180,12 +184,12 @@ ORDER BY model, team`);
     }
     const rollupLocal = `${db}.${ROLLUP_TABLE}${o.cluster ? `_local ON CLUSTER ${identifier(o.cluster)}` : ""}`;
     await o.client.command({
-      query: `ALTER TABLE ${rollupLocal} DELETE WHERE hour >= toDateTime(${h0 / 1_000_000}, 'UTC') AND hour < toDateTime(${h1 / 1_000_000}, 'UTC')${keysFilter}`,
-      clickhouse_settings: { mutations_sync: "2" },
+      query: `ALTER TABLE ${rollupLocal} DELETE WHERE hour >= toDateTime(${h0 / 1_000_000}, 'UTC') AND hour < toDateTime(${h1 / 1_000_000}, 'UTC')${keysFilter} SETTINGS mutations_sync = 2`,
     });
     progress({ phase: "rollup", done: 1, total: 2 });
+    // Never deduplicated: a rebuild can produce exactly the block an earlier rebuild inserted.
     await o.client.command({
-      query: `INSERT INTO ${db}.${ROLLUP_TABLE}\n${rollupSelect(
+      query: `INSERT INTO ${db}.${ROLLUP_TABLE} SETTINGS insert_deduplicate = 0, insert_deduplication_token = ''\n${rollupSelect(
         `${db}.llm_calls`,
         `timestamp >= ${sqlMicros(h0)} AND timestamp < ${sqlMicros(h1)}${keysFilter.replace("model IN", `${MODEL_KEY_SQL} IN`)}`,
       )}`,
@@ -271,8 +275,8 @@ async function mutate(o: RepriceOptions, db: string, commands: string[]): Promis
     for (const [i, cmd] of commands.entries()) {
       progress({ phase: "rewrite", done: i, total: commands.length });
       await o.client.command({
-        query: `ALTER TABLE ${db}.llm_calls_local ON CLUSTER ${identifier(o.cluster)} ${cmd}`,
-        clickhouse_settings: { ...PLAN_SETTINGS, mutations_sync: "2" },
+        query: `ALTER TABLE ${db}.llm_calls_local ON CLUSTER ${identifier(o.cluster)} ${cmd} SETTINGS mutations_sync = 2`,
+        clickhouse_settings: PLAN_SETTINGS,
       });
     }
     progress({ phase: "rewrite", done: commands.length, total: commands.length });
@@ -281,8 +285,8 @@ async function mutate(o: RepriceOptions, db: string, commands: string[]): Promis
   const marker = `tm_reprice_${randomUUID().replaceAll("-", "")}`;
   for (const cmd of commands) {
     await o.client.command({
-      query: `ALTER TABLE ${db}.llm_calls ${cmd} AND ${sqlString(marker)} != ''`,
-      clickhouse_settings: { ...PLAN_SETTINGS, mutations_sync: "0" },
+      query: `ALTER TABLE ${db}.llm_calls ${cmd} AND ${sqlString(marker)} != '' SETTINGS mutations_sync = 0`,
+      clickhouse_settings: PLAN_SETTINGS,
     });
   }
   const deadline = (o.clock ?? Date.now)() + (o.timeoutMs ?? 6 * 3_600_000);

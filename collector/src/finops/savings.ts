@@ -45,10 +45,10 @@ export async function querySavings(
         query: `SELECT team, price_id, sum(cache_read_tokens) AS tokens FROM ${db}.llm_calls
 WHERE timestamp >= fromUnixTimestamp64Micro({from:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Micro({to:Int64}, 'UTC')
   AND cache_hit = 0 AND cache_read_tokens > 0
-GROUP BY team, price_id`,
+GROUP BY team, price_id
+SETTINGS output_format_json_quote_64bit_integers = 0`,
         query_params: { from: opts.fromUs, to: opts.toUs },
         format: "JSONEachRow",
-        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
       })
       .then((rs) => rs.json<{ team: string; price_id: string; tokens: number }>()),
   ]);

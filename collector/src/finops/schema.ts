@@ -13,6 +13,12 @@ import { ROLLUP_COLUMNS, ROLLUP_TABLE, ROLLUP_VIEW, rollupSelect } from "./rollu
  * view on every insert into llm_calls, then backfills it from the rows already stored. Migrations
  * run before ingest starts, so nothing is written between the view's creation and the backfill;
  * on a cluster, run the first start of a new version on one node before the others ingest.
+ *
+ * The rollup has a deduplication window like llm_calls: when a batch replayed from the spool is
+ * recognised as a duplicate by llm_calls (same insert_deduplication_token), ClickHouse still
+ * runs the view, and only the view's own deduplication (its block token derives from the
+ * batch's) keeps the rollup from counting the batch twice. Inserts that rebuild the rollup
+ * disable deduplication: a rebuild may legitimately write the very block an earlier one wrote.
  */
 
 /** Where llm_calls rows physically live: `<db>.llm_calls` or, on a cluster, `<db>.llm_calls_local`. */
@@ -43,14 +49,14 @@ export const FINOPS_MIGRATIONS: Migration[] = [
         ROLLUP_COLUMNS,
         `${engine(ctx, ROLLUP_TABLE, "AggregatingMergeTree")}\nPARTITION BY toYYYYMM(hour)\nORDER BY (hour, team, project, provider, model, status)${
           ctx.retentionDays > 0 ? `\nTTL hour + toIntervalDay(${ctx.retentionDays})` : ""
-        }`,
+        }\nSETTINGS non_replicated_deduplication_window = 10000`,
       ),
       // On a cluster each shard's view feeds its own local rollup; readers go through the
       // Distributed table and GROUP BY, which merges across shards.
       `CREATE MATERIALIZED VIEW IF NOT EXISTS ${ctx.database}.${ROLLUP_VIEW}${onCluster(ctx)} TO ${localTable(ctx, ROLLUP_TABLE)} AS\n${rollupSelect(localTable(ctx, "llm_calls"))}`,
       // A rerun after an interrupted backfill starts the backfill over.
       `TRUNCATE TABLE IF EXISTS ${localTable(ctx, ROLLUP_TABLE)}${onCluster(ctx)}`,
-      `INSERT INTO ${ctx.database}.${ROLLUP_TABLE}\n${rollupSelect(`${ctx.database}.llm_calls`)}`,
+      `INSERT INTO ${ctx.database}.${ROLLUP_TABLE} SETTINGS insert_deduplicate = 0, insert_deduplication_token = ''\n${rollupSelect(`${ctx.database}.llm_calls`)}`,
     ],
   },
 ];

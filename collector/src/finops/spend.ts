@@ -216,11 +216,12 @@ export async function querySpend(
   q: SpendQuery,
 ): Promise<{ rows: SpendRow[]; source: SpendSource }> {
   const { sql, params, source } = buildSpendSql(database, q);
+  // Settings go in the query text: the embedded engine keeps per-request settings for its
+  // session, and these must not leak into other readers' queries.
   const rs = await client.query({
-    query: sql,
+    query: `${sql} SETTINGS output_format_json_quote_64bit_integers = 0`,
     query_params: params,
     format: "JSONEachRow",
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
   });
   return { rows: await rs.json<SpendRow>(), source };
 }
