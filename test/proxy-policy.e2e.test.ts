@@ -521,8 +521,14 @@ describe("fail open", () => {
         const r = await client.chat.completions.create(CHAT);
         expect(r.choices[0]?.message.content).toBe("Echo: policy check");
       }
-      await new Promise((r) => setTimeout(r, 50));
-      const metrics = await down.collector.metrics.registry.metrics();
+      // Spans reach the pipeline in batches (span-sink.ts): wait for the batch.
+      const deadline = Date.now() + 5000;
+      let metrics = "";
+      while (Date.now() < deadline) {
+        metrics = await down.collector.metrics.registry.metrics();
+        if (/tokenmeter_telemetry_dropped_total\{component="proxy"\} 3/.test(metrics)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       expect(metrics).toMatch(/tokenmeter_telemetry_dropped_total\{component="proxy"\} 3/);
     } finally {
       await down.close();

@@ -146,6 +146,9 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   #status = 0;
   #firstByteMs = -1;
   #waitingDrain = false;
+  /** Answer bytes received this turn, written at its end (see onResponseData). */
+  #unsent: Buffer | undefined;
+  #unsentMore: Buffer[] | undefined;
 
   // The tap.
   #capture: CallCapture | undefined;
@@ -489,33 +492,78 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     return new SseParser((event, data) => openaiStreamEvent(capture, endpoint, event, data));
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#firstByteMs < 0) this.#firstByteMs = performance.now();
     const out = this.#filter === undefined ? chunk : this.#filter.push(chunk);
-    if (out.length > 0 && !this.#res.destroyed) {
-      if (!this.#res.write(out) && !this.#waitingDrain) {
-        // The client reads slower than the upstream writes: hold the upstream, do not buffer.
-        this.#waitingDrain = true;
-        controller.pause();
-        this.#res.once("drain", () => {
-          this.#waitingDrain = false;
-          controller.resume();
-        });
+    if (out.length > 0) {
+      // Written at the end of this turn of the event loop (a microtask, not a timer): chunks
+      // the upstream delivered together go out in one write, and when the answer ends in the
+      // same read (the common case) the last chunk and the end share one write.
+      if (this.#unsent === undefined) {
+        this.#unsent = out;
+        queueMicrotask(this.#flush);
+      } else {
+        this.#unsentMore ??= [];
+        this.#unsentMore.push(out);
       }
       this.#record(out);
     }
     this.#tap(chunk);
   }
 
+  #flush = (): void => {
+    const first = this.#unsent;
+    if (first === undefined) return;
+    const more = this.#unsentMore;
+    this.#unsent = undefined;
+    this.#unsentMore = undefined;
+    const res = this.#res;
+    if (res.destroyed || res.writableEnded) return;
+    let ok: boolean;
+    if (more === undefined) {
+      ok = res.write(first);
+    } else {
+      res.cork();
+      res.write(first);
+      for (let i = 0; i < more.length - 1; i++) res.write(more[i] as Buffer);
+      ok = res.write(more[more.length - 1] as Buffer);
+      res.uncork();
+    }
+    const controller = this.#controller;
+    if (!ok && !this.#waitingDrain && controller !== undefined) {
+      // The client reads slower than the upstream writes: hold the upstream, do not buffer.
+      this.#waitingDrain = true;
+      controller.pause();
+      res.once("drain", () => {
+        this.#waitingDrain = false;
+        controller.resume();
+      });
+    }
+  };
+
   onResponseEnd(): void {
     if (this.#filter !== undefined) {
       const rest = this.#filter.end();
-      if (rest.length > 0 && !this.#res.destroyed) {
-        this.#res.write(rest);
+      if (rest.length > 0) {
+        if (this.#unsent === undefined) this.#unsent = rest;
+        else {
+          this.#unsentMore ??= [];
+          this.#unsentMore.push(rest);
+        }
         this.#record(rest);
       }
     }
-    if (!this.#res.destroyed) this.#res.end();
+    const res = this.#res;
+    if (!res.destroyed) {
+      const last = this.#unsent;
+      if (last !== undefined && this.#unsentMore === undefined) {
+        this.#unsent = undefined;
+        res.end(last);
+      } else {
+        this.#flush();
+        res.end();
+      }
+    }
     this.#finishUpstream(undefined);
   }
 
@@ -538,8 +586,14 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       this.#finishUpstream(reply);
       return;
     }
-    // Mid-answer: end the client's response as abruptly as the upstream ended ours.
-    this.#res.destroy();
+    // Mid-answer: pass on what arrived, then end the client's response as abruptly as the
+    // upstream ended ours.
+    const res = this.#res;
+    const rest = this.#unsent === undefined ? [] : [this.#unsent, ...(this.#unsentMore ?? [])];
+    this.#unsent = undefined;
+    this.#unsentMore = undefined;
+    if (rest.length > 0 && !res.destroyed) res.write(Buffer.concat(rest), () => res.destroy());
+    else res.destroy();
     this.#finishUpstream({
       status: this.#status,
       code: isTimeout(err) ? "timeout" : "upstream_disconnected",

@@ -34,69 +34,101 @@ export interface PipelineSinkOptions {
   dropped: Pick<Counter.Internal, "inc">;
   logger: Logger;
   maxBufferedSpans: number;
-  /** Spans handed to the pipeline per turn of the event loop. */
-  maxBatch?: number;
+  /**
+   * How long spans gather before they go to the pipeline. Longer means fewer, larger inserts
+   * (an embedded ClickHouse spends its CPU per insert, on the cores the proxy needs); default 500 ms.
+   */
+  flushIntervalMs?: number;
+  /** Spans normalized per turn of the event loop, so a large batch never stalls requests. */
+  sliceSize?: number;
 }
 
 /**
- * In-process sink: spans wait in a bounded array and go to the pipeline in batches on the next
- * turn of the event loop, so normalizing and pricing them never runs inside a request's path.
+ * In-process sink: spans gather in a bounded array for `flushIntervalMs`, then go to the
+ * pipeline a slice per turn of the event loop. Normalizing and pricing never run inside a
+ * request's path, never hold the loop for long, and the whole batch reaches the batch writer
+ * within one of its linger windows, so it becomes one insert per table.
  */
 export function createPipelineSink(opts: PipelineSinkOptions): SpanSink {
   const { pipeline, writer, dropped, logger, maxBufferedSpans } = opts;
-  const maxBatch = opts.maxBatch ?? 512;
+  const flushIntervalMs = opts.flushIntervalMs ?? 500;
+  const sliceSize = opts.sliceSize ?? 32;
   let queue: DecodedSpan[] = [];
-  let scheduled = false;
+  let head = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let draining = false;
   let closed = false;
   let inflight = 0;
   const idle: Array<() => void> = [];
 
-  const flush = (): void => {
-    scheduled = false;
-    while (queue.length > 0) {
-      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
-      queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
-      try {
-        // A span becomes at most a spans row and a call row.
-        writer?.admit(batch.length * 2);
-      } catch {
-        dropped.inc(batch.length);
-        continue;
-      }
-      inflight++;
-      let p: Promise<void>;
-      try {
-        p = pipeline.ingestSpans(batch, { wait: false });
-      } catch (err) {
-        p = Promise.reject(err);
-      }
-      p.catch((err: unknown) => {
-        dropped.inc(batch.length);
-        logger.warn({ err: { message: (err as Error)?.message } }, "proxy spans could not be ingested");
-      }).finally(() => {
-        inflight--;
-        if (inflight === 0) for (const f of idle.splice(0)) f();
-      });
+  const ingest = (batch: DecodedSpan[]): void => {
+    try {
+      // A span becomes at most a spans row and a call row.
+      writer?.admit(batch.length * 2);
+    } catch {
+      dropped.inc(batch.length);
+      return;
     }
+    inflight++;
+    let p: Promise<void>;
+    try {
+      p = pipeline.ingestSpans(batch, { wait: false });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.catch((err: unknown) => {
+      dropped.inc(batch.length);
+      logger.warn({ err: { message: (err as Error)?.message } }, "proxy spans could not be ingested");
+    }).finally(() => {
+      inflight--;
+      if (inflight === 0 && !draining) for (const f of idle.splice(0)) f();
+    });
+  };
+
+  const slice = (): void => {
+    const end = Math.min(queue.length, head + sliceSize);
+    const batch = queue.slice(head, end);
+    head = end;
+    if (head >= queue.length) {
+      queue = [];
+      head = 0;
+    }
+    if (batch.length > 0) ingest(batch);
+    if (queue.length - head > 0) {
+      setImmediate(slice);
+      return;
+    }
+    draining = false;
+    if (inflight === 0) for (const f of idle.splice(0)) f();
+  };
+
+  const startDrain = (): void => {
+    timer = undefined;
+    if (draining) return;
+    draining = true;
+    slice();
   };
 
   return {
     emit(span) {
-      if (closed || queue.length >= maxBufferedSpans) {
+      if (closed || queue.length - head >= maxBufferedSpans) {
         dropped.inc();
         return;
       }
       queue.push(span);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      if (timer === undefined && !draining) timer = setTimeout(startDrain, flushIntervalMs);
     },
     async close() {
       if (closed) return;
       closed = true;
-      flush();
-      if (inflight > 0) await new Promise<void>((resolve) => idle.push(resolve));
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      // Whatever is queued goes to the pipeline now, in one go: the process is stopping.
+      const rest = queue.slice(head);
+      queue = [];
+      head = 0;
+      for (let i = 0; i < rest.length; i += sliceSize) ingest(rest.slice(i, i + sliceSize));
+      if (inflight > 0 || draining) await new Promise<void>((resolve) => idle.push(resolve));
     },
   };
 }

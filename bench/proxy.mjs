@@ -1,0 +1,411 @@
+// Proxy overhead benchmark. Three processes: the fake provider (child), tokenmeter's proxy with
+// telemetry on (child: collector + proxy in one process, in-process pipeline, embedded ClickHouse
+// in a temp dir, as `tokenmeter start` runs them), and the load generator (this process, undici).
+// The same load goes direct to the fake and through the proxy, in alternating rounds of one run,
+// so machine noise hits both alike. Prints:
+//   - added latency p50/p99 at a fixed 500 req/s, non-streamed and streamed (time to first byte);
+//   - maximum throughput through the proxy vs direct (closed loop);
+//   - the proxy's RSS over a soak at 500 req/s (BENCH_SOAK_SECONDS, default 300).
+//
+//   npm run bench:proxy                      (full run, about 8 minutes)
+//   BENCH_SECONDS=10 BENCH_SOAK_SECONDS=30 npm run bench:proxy     (quick look)
+//
+// Knobs: BENCH_RATE (500), BENCH_SECONDS per mode and path (20), BENCH_THROUGHPUT_SECONDS (8),
+// BENCH_CONCURRENCY for the closed loop (64), BENCH_REPLY_WORDS per answer (64).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const SELF = fileURLToPath(import.meta.url);
+const DIST = new URL("../collector/dist/", import.meta.url);
+
+// ---------------------------------------------------------------------------------------------
+// Child roles
+
+async function runFake(port) {
+  const { startFakeProvider } = await import(new URL("fake-provider/index.js", DIST).href);
+  const fake = await startFakeProvider({ port, maxRecordedRequests: 0 });
+  process.on("SIGTERM", () => fake.close().then(() => process.exit(0)));
+}
+
+async function runProxy(proxyPort, collectorPort, fakeUrl, dir) {
+  const { loadConfig } = await import(new URL("config/load-config.js", DIST).href);
+  const { createLogger } = await import(new URL("logger.js", DIST).href);
+  const { openStorage } = await import(new URL("storage/client.js", DIST).href);
+  const { buildCollector } = await import(new URL("app.js", DIST).href);
+  const proxyApi = await import(new URL("proxy/index.js", DIST).href);
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      server: { host: "127.0.0.1", proxyPort, collectorPort, logLevel: "warn" },
+      storage: { dataDir: join(dir, "data") },
+      ingest: { spoolDir: join(dir, "spool") },
+      proxy: { openaiBaseUrl: `${fakeUrl}/v1`, anthropicBaseUrl: `${fakeUrl}/v1` },
+    },
+  });
+  const logger = createLogger("warn");
+  const storage = await openStorage(config);
+  const collector = await buildCollector({ config, storage, logger });
+  await collector.app.listen({ host: "127.0.0.1", port: collectorPort });
+  const registry = collector.metrics.registry;
+  const noop = { emit() {}, close: async () => {} };
+  const sink =
+    process.env.BENCH_TELEMETRY === "off"
+      ? noop
+      : proxyApi.createPipelineSink({
+          pipeline: collector.pipeline,
+          writer: collector.writer,
+          dropped: proxyApi.telemetryDroppedCounter(registry).labels({ component: "proxy" }),
+          logger,
+          maxBufferedSpans: config.proxy.maxBufferedSpans,
+        });
+  const proxy = await proxyApi.startProxy({ config, logger, sink, registry, env: {} });
+  process.on("SIGTERM", async () => {
+    await proxy.close(2000);
+    await collector.close();
+    process.exit(0);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function rssMiB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function cpuSecondsOf(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function startChild(args, ready, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, SELF, ...args], { stdio: ["ignore", "inherit", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-20_000);
+  });
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`child ${args[0]} exited: ${stderr}`);
+    if (await ready().catch(() => false)) return child;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`child ${args[0]} not ready: ${stderr}`);
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+const f2 = (n) => (Number.isFinite(n) ? n.toFixed(2) : "n/a");
+const f3 = (n) => (Number.isFinite(n) ? n.toFixed(3) : "n/a");
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+const REPLY_WORDS = String(process.env.BENCH_REPLY_WORDS ?? 64);
+const HEADERS = {
+  "content-type": "application/json",
+  authorization: "Bearer sk-bench",
+  "x-fake-reply-words": REPLY_WORDS,
+  "x-tokenmeter-team": "bench",
+};
+const PROMPT =
+  "You are a support assistant for an online store. Customer: my parcel 8812-5530 has not moved for three days; " +
+  "is it lost, and can I get a refund or a replacement?";
+const BODIES = {
+  plain: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: PROMPT }], max_tokens: 200 }),
+  stream: JSON.stringify({
+    model: "gpt-4o-mini",
+    messages: [{ role: "user", content: PROMPT }],
+    max_tokens: 200,
+    stream: true,
+    stream_options: { include_usage: true },
+  }),
+};
+
+/** One request on `pool`; calls back with (ttfbMs, totalMs) or an error. */
+function fire(pool, path, body, done) {
+  const t0 = performance.now();
+  let ttfb = -1;
+  let status = 0;
+  pool.dispatch(
+    { path, method: "POST", headers: HEADERS, body },
+    {
+      onRequestStart() {},
+      onResponseStart(_c, s) {
+        status = s;
+      },
+      onResponseData() {
+        if (ttfb < 0) ttfb = performance.now() - t0;
+      },
+      onResponseEnd() {
+        const total = performance.now() - t0;
+        done(status === 200 ? null : new Error(`HTTP ${status}`), ttfb < 0 ? total : ttfb, total);
+      },
+      onResponseError(_c, err) {
+        done(err, 0, 0);
+      },
+    },
+  );
+}
+
+/** Open loop: `rate` requests per second for `seconds`, whatever the latency. */
+function fixedRate(pool, path, body, rate, seconds) {
+  const total = Math.round(rate * seconds);
+  const ttfb = new Float64Array(total);
+  const lat = new Float64Array(total);
+  let sent = 0;
+  let finished = 0;
+  let errors = 0;
+  const start = performance.now();
+  return new Promise((resolve) => {
+    const onDone = (i) => (err, t, l) => {
+      if (err) errors++;
+      ttfb[i] = t;
+      lat[i] = l;
+      if (++finished === total) resolve({ ttfb, lat, errors });
+    };
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+      while (sent < due) {
+        const i = sent++;
+        fire(pool, path, body, onDone(i));
+      }
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+}
+
+/** Closed loop: `concurrency` requests always in flight for `seconds`; completed requests/s. */
+function closedLoop(pool, path, body, concurrency, seconds) {
+  let done = 0;
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  return new Promise((resolve) => {
+    let active = concurrency;
+    const next = () => {
+      if (performance.now() >= end) {
+        if (--active === 0) resolve({ rps: done / seconds, errors });
+        return;
+      }
+      fire(pool, path, body, (err) => {
+        if (err) errors++;
+        else done++;
+        next();
+      });
+    };
+    for (let i = 0; i < concurrency; i++) next();
+  });
+}
+
+function summary(samples) {
+  const s = Float64Array.from(samples).sort();
+  return { p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), n: s.length };
+}
+
+async function metric(collectorUrl, name) {
+  const text = await (await fetch(`${collectorUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
+  return sum;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function main() {
+  const { Pool } = await import("undici");
+  const RATE = Number(process.env.BENCH_RATE ?? 500);
+  const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+  const THROUGHPUT_SECONDS = Number(process.env.BENCH_THROUGHPUT_SECONDS ?? 8);
+  const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+  const SOAK = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
+  const ROUND = 5;
+
+  const dir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-proxy-"));
+  const [fakePort, proxyPort, collectorPort] = [await freePort(), await freePort(), await freePort()];
+  const fakeUrl = `http://127.0.0.1:${fakePort}`;
+  const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  const collectorUrl = `http://127.0.0.1:${collectorPort}`;
+  const up = (url) => async () => (await fetch(url)).status < 500;
+  const fake = await startChild(["fake", String(fakePort)], up(`${fakeUrl}/v1/models`));
+  const proxy = await startChild(
+    ["proxy", String(proxyPort), String(collectorPort), fakeUrl, dir],
+    up(`${proxyUrl}/healthz`),
+    (process.env.BENCH_PROXY_NODE_OPTIONS ?? "").split(" ").filter(Boolean),
+  );
+
+  const pools = {
+    direct: new Pool(fakeUrl, { connections: 256, keepAliveTimeout: 60_000 }),
+    proxy: new Pool(proxyUrl, { connections: 256, keepAliveTimeout: 60_000 }),
+  };
+  const paths = { direct: "/v1/chat/completions", proxy: "/openai/v1/chat/completions" };
+
+  console.log(
+    `proxy benchmark: node ${process.version}, ${cpus().length} cores, load avg ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}, reply ${REPLY_WORDS} words, telemetry ${
+      process.env.BENCH_TELEMETRY === "off" ? "OFF (diagnostic run)" : "on (in-process pipeline, embedded ClickHouse)"
+    }`,
+  );
+
+  // Warm up both paths (JIT, connection pools, the storage engine).
+  for (const p of ["direct", "proxy"]) {
+    await fixedRate(pools[p], paths[p], BODIES.plain, RATE, 3);
+    await fixedRate(pools[p], paths[p], BODIES.stream, RATE, 2);
+  }
+
+  const results = {};
+  for (const mode of ["plain", "stream"]) {
+    const acc = { direct: { ttfb: [], lat: [], errors: 0 }, proxy: { ttfb: [], lat: [], errors: 0 } };
+    for (let done = 0; done < SECONDS; done += ROUND) {
+      const secs = Math.min(ROUND, SECONDS - done);
+      for (const p of ["direct", "proxy"]) {
+        const r = await fixedRate(pools[p], paths[p], BODIES[mode], RATE, secs);
+        acc[p].ttfb.push(...r.ttfb);
+        acc[p].lat.push(...r.lat);
+        acc[p].errors += r.errors;
+      }
+    }
+    results[mode] = {
+      direct: { lat: summary(acc.direct.lat), ttfb: summary(acc.direct.ttfb), errors: acc.direct.errors },
+      proxy: { lat: summary(acc.proxy.lat), ttfb: summary(acc.proxy.ttfb), errors: acc.proxy.errors },
+    };
+  }
+
+  console.log(`\nfixed rate ${RATE} req/s, ${SECONDS} s per path (alternating ${ROUND} s rounds), latency in ms`);
+  console.log("                          direct p50/p90/p99         proxy p50/p90/p99          added p50 / p99");
+  const row = (label, d, p) =>
+    console.log(
+      `${label.padEnd(26)}${`${f3(d.p50)} / ${f3(d.p90)} / ${f3(d.p99)}`.padEnd(27)}${`${f3(p.p50)} / ${f3(p.p90)} / ${f3(p.p99)}`.padEnd(
+        27,
+      )}${f3(p.p50 - d.p50)} / ${f3(p.p99 - d.p99)}`,
+    );
+  row("non-streamed (full reply)", results.plain.direct.lat, results.plain.proxy.lat);
+  row("streamed, time to 1st byte", results.stream.direct.ttfb, results.stream.proxy.ttfb);
+  row("streamed, full stream", results.stream.direct.lat, results.stream.proxy.lat);
+  const errs =
+    results.plain.proxy.errors +
+    results.stream.proxy.errors +
+    results.plain.direct.errors +
+    results.stream.direct.errors;
+  if (errs > 0) console.log(`  errors: ${errs}`);
+
+  console.log(`\nmax throughput, closed loop, ${CONCURRENCY} in flight, ${THROUGHPUT_SECONDS} s each`);
+  for (const mode of ["plain", "stream"]) {
+    const proxyCpu0 = cpuSecondsOf(proxy.pid);
+    const d = await closedLoop(pools.direct, paths.direct, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
+    const proxyCpu1 = cpuSecondsOf(proxy.pid);
+    const p = await closedLoop(pools.proxy, paths.proxy, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
+    const proxyCpu2 = cpuSecondsOf(proxy.pid);
+    const cpuPerReq = ((proxyCpu2 - proxyCpu1 - (proxyCpu1 - proxyCpu0)) / (p.rps * THROUGHPUT_SECONDS)) * 1e6;
+    console.log(
+      `  ${mode === "plain" ? "non-streamed" : "streamed    "}  direct ${d.rps.toFixed(0).padStart(6)} req/s   proxy ${p.rps
+        .toFixed(0)
+        .padStart(6)} req/s   ratio ${(p.rps / d.rps).toFixed(2)}   proxy CPU ${cpuPerReq.toFixed(0)} µs/req${
+        d.errors + p.errors ? `   errors ${d.errors + p.errors}` : ""
+      }`,
+    );
+  }
+
+  if (SOAK > 0) {
+    console.log(`\nsoak: ${RATE} req/s through the proxy (streamed and not, alternating) for ${SOAK} s`);
+    // Let the throughput phase's backlog drain first.
+    await new Promise((r) => setTimeout(r, 3000));
+    const samples = [];
+    const sample = () => samples.push([performance.now(), rssMiB(proxy.pid)]);
+    const timer = setInterval(sample, 5000);
+    sample();
+    let sent = 0;
+    let errors = 0;
+    const soakStart = performance.now();
+    while (performance.now() - soakStart < SOAK * 1000) {
+      const secs = Math.min(10, SOAK - (performance.now() - soakStart) / 1000);
+      if (secs < 0.5) break;
+      const r = await fixedRate(pools.proxy, paths.proxy, sent % 2 === 0 ? BODIES.plain : BODIES.stream, RATE, secs);
+      sent++;
+      errors += r.errors;
+    }
+    clearInterval(timer);
+    sample();
+    // After warm-up: the first minute (or first 20% of a short soak) is heap growth to steady state.
+    const warm = Math.min(60_000, SOAK * 200);
+    const steady = samples.filter(([t]) => t - soakStart >= warm);
+    const first = steady[0]?.[1] ?? samples[0][1];
+    const last = samples[samples.length - 1][1];
+    const max = Math.max(...samples.map(([, r]) => r));
+    let slope = Number.NaN;
+    if (steady.length >= 3) {
+      const n = steady.length;
+      const mx = steady.reduce((s, [t]) => s + t, 0) / n;
+      const my = steady.reduce((s, [, r]) => s + r, 0) / n;
+      let num = 0;
+      let den = 0;
+      for (const [t, r] of steady) {
+        num += (t - mx) * (r - my);
+        den += (t - mx) ** 2;
+      }
+      slope = (num / den) * 60_000;
+    }
+    console.log(
+      `  proxy RSS (MiB): at start ${f2(samples[0][1])}, after warm-up ${f2(first)}, end ${f2(last)}, max ${f2(max)}; ` +
+        `steady-state slope ${f2(slope)} MiB/min${errors ? `; errors ${errors}` : ""}`,
+    );
+  }
+
+  await new Promise((r) => setTimeout(r, 1500));
+  const rows = await metric(collectorUrl, 'tokenmeter_rows_written_total{table="llm_calls"}').catch(() => Number.NaN);
+  const dropped = await metric(collectorUrl, "tokenmeter_telemetry_dropped_total").catch(() => Number.NaN);
+  console.log(`\ntelemetry: ${rows} llm_calls rows written by the proxy's process, ${dropped} spans dropped`);
+
+  await pools.direct.close();
+  await pools.proxy.close();
+  await stopChild(proxy);
+  await stopChild(fake);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const [role, ...args] = process.argv.slice(2);
+if (role === "fake") await runFake(Number(args[0]));
+else if (role === "proxy") await runProxy(Number(args[0]), Number(args[1]), args[2], args[3]);
+else await main();

@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../logger.js";
+import type { DecodedSpan } from "../otlp/types.js";
+import { createPipelineSink } from "./span-sink.js";
+
+const logger = createLogger("silent");
+const span = (i: number) => ({ spanId: String(i) }) as unknown as DecodedSpan;
+
+function counter() {
+  let n = 0;
+  return {
+    inc: (v = 1) => {
+      n += v;
+    },
+    value: () => n,
+  };
+}
+
+describe("createPipelineSink", () => {
+  it("spans-gather-then-go-to-the-pipeline-in-slices", async () => {
+    const batches: number[] = [];
+    const dropped = counter();
+    const sink = createPipelineSink({
+      pipeline: { ingestSpans: async (s) => void batches.push(s.length) },
+      dropped,
+      logger,
+      maxBufferedSpans: 1000,
+      flushIntervalMs: 20,
+      sliceSize: 4,
+    });
+    for (let i = 0; i < 10; i++) sink.emit(span(i));
+    expect(batches).toEqual([]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(batches).toEqual([4, 4, 2]);
+    expect(dropped.value()).toBe(0);
+  });
+
+  it("a-full-buffer-drops-and-counts-never-throws", async () => {
+    const dropped = counter();
+    const sink = createPipelineSink({
+      pipeline: { ingestSpans: async () => {} },
+      dropped,
+      logger,
+      maxBufferedSpans: 3,
+      flushIntervalMs: 1000,
+    });
+    for (let i = 0; i < 5; i++) sink.emit(span(i));
+    expect(dropped.value()).toBe(2);
+    await sink.close();
+    sink.emit(span(9));
+    expect(dropped.value()).toBe(3);
+  });
+
+  it("pipeline-failures-and-refused-admission-count-as-dropped", async () => {
+    const dropped = counter();
+    let admit = true;
+    const sink = createPipelineSink({
+      pipeline: {
+        ingestSpans: () => {
+          throw new Error("down");
+        },
+      },
+      writer: {
+        admit: () => {
+          if (!admit) throw new Error("full");
+        },
+      },
+      dropped,
+      logger,
+      maxBufferedSpans: 100,
+      flushIntervalMs: 5,
+    });
+    sink.emit(span(1));
+    await new Promise((r) => setTimeout(r, 30));
+    admit = false;
+    sink.emit(span(2));
+    sink.emit(span(3));
+    await sink.close();
+    expect(dropped.value()).toBe(3);
+  });
+
+  it("close-hands-over-what-is-queued", async () => {
+    const seen: string[] = [];
+    const sink = createPipelineSink({
+      pipeline: { ingestSpans: async (s) => void seen.push(...s.map((x) => x.spanId)) },
+      dropped: counter(),
+      logger,
+      maxBufferedSpans: 100,
+      flushIntervalMs: 60_000,
+    });
+    sink.emit(span(1));
+    sink.emit(span(2));
+    await sink.close();
+    expect(seen).toEqual(["1", "2"]);
+  });
+});
