@@ -224,3 +224,27 @@ export function parseJson(text: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * The JSON string literal whose opening quote is at `quote`: its decoded value and the index
+ * just past its closing quote; undefined when `text` has no well-formed literal there. Lets the
+ * stream tap read the one field it needs from a delta event without parsing the whole event.
+ */
+export function jsonStringAt(text: string, quote: number): { value: string; end: number } | undefined {
+  if (text.charCodeAt(quote) !== 34 /* " */) return undefined;
+  let escaped = false;
+  for (let i = quote + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92 /* \ */) {
+      escaped = true;
+      i++;
+      continue;
+    }
+    if (c === 34) {
+      if (!escaped) return { value: text.slice(quote + 1, i), end: i + 1 };
+      const decoded = parseJson(text.slice(quote, i + 1));
+      return typeof decoded === "string" ? { value: decoded, end: i + 1 } : undefined;
+    }
+  }
+  return undefined;
+}

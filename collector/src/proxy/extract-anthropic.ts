@@ -5,7 +5,16 @@
  * Streams report usage twice: `message_start` (input and cache, output 1) and `message_delta`
  * (cumulative output; recent API versions repeat input and cache there too).
  */
-import { type CallCapture, countOf, isObj, type JsonObj, parseJson, strOf, type Usage } from "./call-capture.js";
+import {
+  type CallCapture,
+  countOf,
+  isObj,
+  type JsonObj,
+  jsonStringAt,
+  parseJson,
+  strOf,
+  type Usage,
+} from "./call-capture.js";
 
 /** Raw Anthropic usage seen so far, kept to recombine partial reports. */
 export interface AnthropicUsageState {
@@ -65,8 +74,23 @@ export function newAnthropicUsageState(): AnthropicUsageState {
   return { input: undefined, cacheRead: 0, cacheWrite: 0 };
 }
 
+const TEXT_DELTA = '"delta":{"type":"text_delta","text":"';
+
+/** A text delta read without a full parse (nearly every event of a stream); false: parse it. */
+function fastTextDelta(cap: CallCapture, event: string, data: string): boolean {
+  if (event !== "content_block_delta") return false;
+  const at = data.indexOf(TEXT_DELTA);
+  if (at < 0) return false;
+  const s = jsonStringAt(data, at + TEXT_DELTA.length - 1);
+  // The delta object must end right after the text, and the event right after the delta.
+  if (s === undefined || data.charCodeAt(s.end) !== 125 || data.charCodeAt(s.end + 1) !== 125) return false;
+  cap.appendText(0, "text", s.value);
+  return true;
+}
+
 /** One SSE event of a Messages stream. */
 export function anthropicStreamEvent(cap: CallCapture, state: AnthropicUsageState, event: string, data: string): void {
+  if (fastTextDelta(cap, event, data)) return;
   const o = parseJson(data);
   if (!isObj(o)) return;
   switch (event || strOf(o["type"])) {

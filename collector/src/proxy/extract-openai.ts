@@ -5,7 +5,16 @@
  * (cached included) and completion_tokens (reasoning included); Responses reports input_tokens /
  * output_tokens with the same inclusions. Both match the OTel definitions as they are.
  */
-import { type CallCapture, countOf, isObj, type JsonObj, parseJson, strOf, type Usage } from "./call-capture.js";
+import {
+  type CallCapture,
+  countOf,
+  isObj,
+  type JsonObj,
+  jsonStringAt,
+  parseJson,
+  strOf,
+  type Usage,
+} from "./call-capture.js";
 import type { Endpoint } from "./routes.js";
 
 function chatUsage(u: JsonObj): Partial<Usage> {
@@ -185,9 +194,41 @@ function responsesEvent(cap: CallCapture, event: string, o: JsonObj): void {
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
+const CHAT_CONTENT_DELTA = '"delta":{"content":"';
+const RESPONSES_TEXT_DELTA = '"delta":"';
+
+/**
+ * The events that carry one text delta and nothing else the tap needs, read without a full
+ * parse (they are nearly every event of a stream). Anything that does not match the expected
+ * shape exactly returns false and is parsed in full.
+ */
+function fastTextDelta(cap: CallCapture, endpoint: Endpoint, event: string, data: string): boolean {
+  if (endpoint === "responses") {
+    if (event !== "response.output_text.delta") return false;
+    const at = data.indexOf(RESPONSES_TEXT_DELTA);
+    if (at < 0) return false;
+    const s = jsonStringAt(data, at + RESPONSES_TEXT_DELTA.length - 1);
+    if (s === undefined) return false;
+    cap.appendText(0, "text", s.value);
+    return true;
+  }
+  // One choice (index 0), a delta holding only content, no finish reason, no usage.
+  if (!data.includes('"choices":[{"index":0,')) return false;
+  const at = data.indexOf(CHAT_CONTENT_DELTA);
+  if (at < 0 || data.indexOf('"delta":', at + 1) >= 0) return false;
+  const s = jsonStringAt(data, at + CHAT_CONTENT_DELTA.length - 1);
+  if (s === undefined || data.charCodeAt(s.end) !== 125 /* } */) return false;
+  if (!data.includes('"finish_reason":null')) return false;
+  const usage = data.indexOf('"usage":');
+  if (usage >= 0 && !data.startsWith("null", usage + 8)) return false;
+  cap.appendText(0, "text", s.value);
+  return true;
+}
+
 /** One SSE event of an OpenAI-format stream. */
 export function openaiStreamEvent(cap: CallCapture, endpoint: Endpoint, event: string, data: string): void {
   if (data === "[DONE]") return;
+  if (cap.responseId !== "" && fastTextDelta(cap, endpoint, event, data)) return;
   const o = parseJson(data);
   if (!isObj(o)) return;
   if (endpoint === "responses") responsesEvent(cap, event, o);
