@@ -194,8 +194,9 @@ function responsesEvent(cap: CallCapture, event: string, o: JsonObj): void {
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
-const CHAT_CONTENT_DELTA = '"delta":{"content":"';
+const CHAT_CONTENT_DELTA = '"choices":[{"index":0,"delta":{"content":"';
 const RESPONSES_TEXT_DELTA = '"delta":"';
+const FINISH_NULL = '"finish_reason":null';
 
 /**
  * The events that carry one text delta and nothing else the tap needs, read without a full
@@ -212,14 +213,18 @@ function fastTextDelta(cap: CallCapture, endpoint: Endpoint, event: string, data
     cap.appendText(0, "text", s.value);
     return true;
   }
-  // One choice (index 0), a delta holding only content, no finish reason, no usage.
-  if (!data.includes('"choices":[{"index":0,')) return false;
+  // One choice (index 0) whose delta holds only content, no finish reason, no usage:
+  //   "choices":[{"index":0,"delta":{"content":"…"},("logprobs":null,)"finish_reason":null}]
   const at = data.indexOf(CHAT_CONTENT_DELTA);
-  if (at < 0 || data.indexOf('"delta":', at + 1) >= 0) return false;
+  if (at < 0) return false;
   const s = jsonStringAt(data, at + CHAT_CONTENT_DELTA.length - 1);
   if (s === undefined || data.charCodeAt(s.end) !== 125 /* } */) return false;
-  if (!data.includes('"finish_reason":null')) return false;
-  const usage = data.indexOf('"usage":');
+  let i = s.end + 1;
+  if (data.startsWith(',"logprobs":null', i)) i += 16;
+  if (!data.startsWith(",", i) || !data.startsWith(FINISH_NULL, i + 1)) return false;
+  i += 1 + FINISH_NULL.length;
+  if (!data.startsWith("}]", i)) return false;
+  const usage = data.indexOf('"usage":', i);
   if (usage >= 0 && !data.startsWith("null", usage + 8)) return false;
   cap.appendText(0, "text", s.value);
   return true;

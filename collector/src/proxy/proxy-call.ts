@@ -729,23 +729,30 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     const attrs = this.#attrs ?? this.#baseAttributes();
     this.#attrs = attrs;
     attrs["tokenmeter.cache_hit"] = true;
-    if (f.costUsd !== null) attrs["tokenmeter.tag.cache_saved_usd"] = f.costUsd;
-    attrs["tokenmeter.tag.cache_saved_input_tokens"] = String(f.inputTokens);
-    attrs["tokenmeter.tag.cache_saved_output_tokens"] = String(f.outputTokens);
-    if (f.output !== "") attrs["gen_ai.output.messages"] = f.output;
     this.#ctx.metrics.cacheSaved(this.#route.name, this.#team, f.costUsd === null ? 0 : Number(f.costUsd));
+    // The row carries the original call's usage, so it is priced at what the call would have
+    // cost: spend leaves cache_hit rows out, and their cost is the saving (finops/savings.ts).
     this.#emit({
       outcome: "ok",
       errorType: "",
       statusMessage: "",
       httpStatus: hit.status,
-      // Nothing was billed: the row carries zero tokens and zero cost, the avoided cost is in its tags.
-      usage: { kind: "none" },
+      usage: {
+        kind: "exact",
+        usage: {
+          input: f.inputTokens,
+          output: f.outputTokens,
+          cacheRead: f.cacheReadTokens,
+          cacheWrite: f.cacheWriteTokens,
+          reasoning: f.reasoningTokens,
+        },
+      },
       capture: undefined,
       responseModel: f.responseModel,
       responseId: f.responseId,
       finishReasons: f.finishReasons,
       ttftSeconds: hit.streamed ? (performance.now() - this.#startPerf) / 1000 : undefined,
+      output: f.output === "" ? undefined : f.output,
     });
     this.#end(hit.status);
   }
