@@ -500,3 +500,52 @@ describe("timeouts and disconnects", () => {
     }
   });
 });
+
+describe("compressed answers", () => {
+  it("a gzip answer reaches the client compressed, byte for byte, and is still read for usage", async () => {
+    const { createServer } = await import("node:http");
+    const { gzipSync } = await import("node:zlib");
+    const answer = {
+      id: "chatcmpl-gz",
+      object: "chat.completion",
+      created: 1,
+      model: "gpt-4o-2024-08-06",
+      choices: [{ index: 0, message: { role: "assistant", content: "zipped" }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 11, completion_tokens: 1, total_tokens: 12 },
+    };
+    const gz = gzipSync(Buffer.from(JSON.stringify(answer)));
+    const upstream = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "content-encoding": "gzip",
+          "content-length": gz.length,
+        });
+        res.end(gz);
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const port = (upstream.address() as import("node:net").AddressInfo).port;
+    const gzh = await startHarness({
+      proxy: { upstreams: { gz: { baseUrl: `http://127.0.0.1:${port}/v1`, provider: "openai" } } },
+    });
+    try {
+      const t = newTrace();
+      const { request } = await import("undici");
+      const res = await request(`${gzh.proxy.url}/gz/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "accept-encoding": "gzip", traceparent: t.traceparent },
+        body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "zip it" }] }),
+      });
+      expect(res.headers["content-encoding"]).toBe("gzip");
+      expect(Buffer.from(await res.body.arrayBuffer()).equals(gz)).toBe(true);
+      const [row] = await gzh.calls(t.traceId);
+      expect(row).toMatchObject({ input_tokens: 11, output_tokens: 1, tokens_estimated: 0, finish_reason: "stop" });
+      expect(JSON.parse(String(row?.["output"]))[0].parts[0].content).toBe("zipped");
+    } finally {
+      await gzh.close();
+      await new Promise((r) => upstream.close(r));
+    }
+  });
+});

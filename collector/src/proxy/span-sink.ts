@@ -52,7 +52,7 @@ export interface PipelineSinkOptions {
 export function createPipelineSink(opts: PipelineSinkOptions): SpanSink {
   const { pipeline, writer, dropped, logger, maxBufferedSpans } = opts;
   const flushIntervalMs = opts.flushIntervalMs ?? 500;
-  const sliceSize = opts.sliceSize ?? 32;
+  const sliceSize = opts.sliceSize ?? 8;
   let queue: DecodedSpan[] = [];
   let head = 0;
   let timer: NodeJS.Timeout | undefined;
