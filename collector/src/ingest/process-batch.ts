@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { Redactor } from "../enrich/redact.js";
+import { inheritAttribution } from "../normalize/inherit-attribution.js";
 import type { NormalizedCall, NormalizedSpan } from "../normalize/registry.js";
 import type { SpanScore } from "../normalize/types.js";
 import { decodeLogs, decodeTraces } from "../otlp/decode.js";
@@ -221,7 +222,15 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
     }
     let callsText = "";
     const calls: CallSummary[] = [];
+    let byId: Map<string, DecodedSpan> | undefined;
     for (const c of pending.length > 1 ? stages.dedupeCalls(pending, links) : pending) {
+      if (c.parent_span_id !== "" && (c.user_id === "" || c.session_id === "" || c.team === "")) {
+        if (!byId) {
+          byId = new Map();
+          for (const s of input) byId.set(`${s.traceId}/${s.spanId}`, s);
+        }
+        inheritAttribution(c, byId);
+      }
       const row = stages.enrichCall(c);
       redactRow(row, stages.redact);
       callsText += `${JSON.stringify(row)}\n`;
