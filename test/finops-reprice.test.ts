@@ -209,12 +209,22 @@ describe("reprice", () => {
       { m: "mystery-model", costs: [], priced: [0] },
     ]);
 
-    // The rollup agrees with the raw table after the rebuild.
-    const raw = await q<{ c: string }>(
-      `SELECT toString(sumIf(ifNull(cost_usd, 0), cache_hit = 0)) c FROM ${db}.llm_calls`,
+    // Both rollups agree with llm_calls after the corrections, per hour and team.
+    expect(result.rollup_corrections).toBeGreaterThan(0);
+    const raw = await q<{ k: string; c: string; u: string }>(
+      `SELECT concat(toString(toStartOfHour(timestamp)), team, request_model) k, toString(sumIf(ifNull(cost_usd, 0), cache_hit = 0)) c, toString(countIf(priced = 0)) u FROM ${db}.llm_calls GROUP BY k ORDER BY k`,
     );
-    const rolled = await q<{ c: string }>(`SELECT toString(sum(cost_usd)) c FROM ${db}.llm_calls_hourly`);
-    expect(rolled[0]?.c).toBe(raw[0]?.c);
+    const hourly = await q<{ k: string; c: string; u: string }>(
+      `SELECT concat(toString(hour), team, model) k, toString(sum(cost_usd)) c, toString(sum(unpriced_calls)) u FROM ${db}.llm_calls_hourly GROUP BY k ORDER BY k`,
+    );
+    expect(hourly).toEqual(raw);
+    const rawDays = await q<{ k: string; c: string }>(
+      `SELECT concat(toString(toDate(timestamp)), team) k, toString(sumIf(ifNull(cost_usd, 0), cache_hit = 0)) c FROM ${db}.llm_calls GROUP BY k ORDER BY k`,
+    );
+    const daily = await q<{ k: string; c: string }>(
+      `SELECT concat(toString(day), team) k, toString(sum(cost_usd)) c FROM ${db}.llm_calls_daily GROUP BY k ORDER BY k`,
+    );
+    expect(daily).toEqual(rawDays);
 
     // Diff per model and team.
     const search = result.rows.find((r) => r.model === "gpt-test" && r.team === "search");
@@ -230,7 +240,7 @@ describe("reprice", () => {
       fromUs: T_OCT * 1000,
       toUs: (T_OCT + 31 * DAY) * 1000,
     });
-    expect(again).toMatchObject({ changed_calls: 0, rewritten: false });
+    expect(again).toMatchObject({ changed_calls: 0, rewritten: false, rollup_corrections: 0 });
     expect(again.totals.delta_usd).toBe("0.000000000");
   });
 

@@ -217,12 +217,13 @@ describe("GET /api/v1/spend", () => {
     const from = "2026-10-03T07:13:20Z";
     const to = "2026-10-27T18:45:00Z";
     const cases: [string, string, string][] = [
-      ["team", "UTC", "rollup+raw"],
-      ["team,project,model,provider", "UTC", "rollup+raw"],
-      ["day,team", "Europe/Berlin", "rollup+raw"],
+      ["team", "UTC", "daily+hourly+raw"],
+      ["team,project,model,provider", "UTC", "daily+hourly+raw"],
+      ["day,team", "UTC", "daily+hourly+raw"],
+      ["day,team", "Europe/Berlin", "hourly+raw"],
       ["day", "Asia/Kolkata", "raw"],
       ["user_id,team", "UTC", "raw"],
-      ["", "UTC", "rollup+raw"],
+      ["", "UTC", "daily+hourly+raw"],
     ];
     for (const [groupBy, tz, source] of cases) {
       const api = await get<{ rows: Row[]; meta: { source: string } }>(

@@ -22,7 +22,8 @@ import { parseOrThrow, timeParam } from "./query-params.js";
  *   GET  /api/v1/export/focus?month=YYYY-MM&format=csv|parquet
  *   POST /api/v1/admin/reprice  {from, to, model?, dry_run?, catalog?}  -> NDJSON progress, then the result
  *
- * Times are ISO-8601 or Unix epoch (s or ms); `to` defaults to now and `from` to 30 days before.
+ * Times are ISO-8601 or Unix epoch (s or ms); `to` defaults to now and `from` to 30 days before
+ * (from the start of that hour).
  */
 
 const DAY_US = 86_400_000_000;
@@ -72,9 +73,12 @@ const repriceBody = z.strictObject({
   catalog: z.record(z.string(), z.unknown()).optional(),
 });
 
+const HOUR_US = 3_600_000_000;
+
+/** Default range: the last 30 days, from the start of that hour (whole hours read the rollup). */
 function range(q: { from?: number | undefined; to?: number | undefined }, now: number) {
   const toUs = q.to ?? now * 1000;
-  const fromUs = q.from ?? toUs - 30 * DAY_US;
+  const fromUs = q.from ?? Math.floor((toUs - 30 * DAY_US) / HOUR_US) * HOUR_US;
   if (!(fromUs < toUs)) throw ERR_BAD_REQUEST("from must be before to");
   return { fromUs, toUs, openEnded: q.to === undefined };
 }

@@ -21,7 +21,8 @@ export interface CliIo {
 const USAGE = `usage: tokenmeter spend [options]
 
   --by KEYS        group by team,project,model,provider,user_id,day (default: team)
-  --since T        start: a duration back from now (30d, 12h) or an ISO date (default 30d)
+  --since T        start: a duration back from now (30d, 12h; from the start of that hour) or an
+                   ISO date (default 30d)
   --until T        end (default now)
   --tz ZONE        time zone for "day" (default budgets.timezone)
   --team T  --project P  --provider P  --model M     filters
@@ -74,7 +75,7 @@ export async function runSpend(argv: string[], io: CliIo = {}): Promise<number> 
         throw ERR_BAD_REQUEST(`--by: unknown key "${k}"; expected ${GROUP_KEYS.join(", ")}`);
       }
     }
-    const from = parseTimeArg(values.since ?? "30d", now, "--since");
+    const from = parseTimeArg(values.since ?? "30d", now, "--since", { hourAligned: true });
     const to = values.until ? parseTimeArg(values.until, now, "--until") : now;
     if (!(from < to)) throw ERR_BAD_REQUEST("--since must be before --until");
     const timezone = values.tz ?? config.budgets.timezone;

@@ -6,7 +6,10 @@ import { decimalToNano } from "./money.js";
 import { ROLLUP_TABLE } from "./rollup.js";
 import { querySpend, rollupEligible, type SpendFilter } from "./spend.js";
 import { identifier } from "./sql.js";
-import { calendarWindow, localDate, localDays } from "./time-zone.js";
+import { calendarWindow, localDate, localDays, wholeHourOffsets } from "./time-zone.js";
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 /**
  * What ClickHouse says a budget has spent: over its window (status), per counter bucket
@@ -16,10 +19,13 @@ import { calendarWindow, localDate, localDays } from "./time-zone.js";
 export class ClickHouseBudgetSpend implements BudgetSpendSource {
   readonly #client: ClickHouseClient;
   readonly #database: string;
+  readonly #route: "auto" | "raw";
 
-  constructor(deps: { client: ClickHouseClient; database: string }) {
+  /** `route: "raw"` never reads the rollup (benchmarks compare the two). */
+  constructor(deps: { client: ClickHouseClient; database: string; route?: "auto" | "raw" }) {
     this.#client = deps.client;
     this.#database = identifier(deps.database);
+    this.#route = deps.route ?? "auto";
   }
 
   async windowSpent(def: BudgetDefinition, window: BudgetWindow, now: number): Promise<bigint> {
@@ -30,6 +36,7 @@ export class ClickHouseBudgetSpend implements BudgetSpendSource {
       timezone: window.timezone,
       filter: scopeFilter(def.scope),
       openEnded: true,
+      route: this.#route,
     });
     return decimalToNano(rows[0]?.cost_usd);
   }
@@ -42,7 +49,9 @@ export class ClickHouseBudgetSpend implements BudgetSpendSource {
     const filter = scopeFilter(def.scope);
     const params: Record<string, unknown> = { from: window.ref.minBucket, to: now, bucket: bucketMs };
     const hourly =
-      bucketMs === 3_600_000 && rollupEligible({ fromUs: 0, toUs: 0, groupBy: [], timezone: "UTC", filter });
+      this.#route === "auto" &&
+      bucketMs === 3_600_000 &&
+      rollupEligible({ fromUs: 0, toUs: 0, groupBy: [], timezone: "UTC", filter });
     const where = filterSql(filter, params, hourly);
     const sql = hourly
       ? `SELECT toUnixTimestamp(hour) * 1000 AS b, toString(sum(cost_usd)) AS cost FROM ${this.#database}.${ROLLUP_TABLE}
@@ -62,6 +71,114 @@ GROUP BY b`;
     return out;
   }
 
+  /**
+   * Spent-in-window and the trailing 7 days for many budgets at once. Every budget the rollup
+   * can answer (scope on team, project, provider, model; calendar windows in whole-hour zones)
+   * is read by one scan of the rollup, hour by hour with one sumIf per budget; a rolling
+   * window's partial first hour comes from llm_calls. The others are asked one by one.
+   */
+  async status(
+    items: readonly { def: BudgetDefinition; window: BudgetWindow }[],
+    now: number,
+  ): Promise<Map<string, { spentNano: bigint; trailing: number[] | null }>> {
+    const out = new Map<string, { spentNano: bigint; trailing: number[] | null }>();
+    const batched: (typeof items)[number][] = [];
+    const single: (typeof items)[number][] = [];
+    for (const item of items) {
+      const filter = scopeFilter(item.def.scope);
+      const eligible =
+        this.#route === "auto" &&
+        rollupEligible({ fromUs: 0, toUs: 0, groupBy: [], timezone: "UTC", filter }) &&
+        (item.window.kind === "rolling" ||
+          wholeHourOffsets(item.window.timezone, [item.window.start, item.window.end, now - 8 * DAY]));
+      (eligible ? batched : single).push(item);
+    }
+    await Promise.all([
+      ...single.map(async ({ def, window }) => {
+        const [spentNano, trailing] = await Promise.all([
+          this.windowSpent(def, window, now),
+          window.kind === "calendar" ? this.trailingDays(def, window.timezone, now) : Promise.resolve(null),
+        ]);
+        out.set(def.name, { spentNano, trailing });
+      }),
+      this.#batch(batched, now, out),
+    ]);
+    return out;
+  }
+
+  async #batch(
+    items: readonly { def: BudgetDefinition; window: BudgetWindow }[],
+    now: number,
+    out: Map<string, { spentNano: bigint; trailing: number[] | null }>,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const params: Record<string, unknown> = {};
+    const plans = items.map(({ def, window }, i) => {
+      const conds: string[] = [];
+      for (const k of ["team", "project", "provider", "model"] as const) {
+        const v = def.scope[k];
+        if (v === undefined) continue;
+        conds.push(`${k} = {b${i}_${k}:String}`);
+        params[`b${i}_${k}`] = v;
+      }
+      const from = window.kind === "rolling" ? Math.ceil(window.start / HOUR) * HOUR : window.start;
+      let days: number[] | null = null;
+      let trailingFrom = from;
+      if (window.kind === "calendar") {
+        const today = calendarWindow(now, "day", window.timezone);
+        trailingFrom = calendarWindow(today.start - 7 * DAY + HOUR, "day", window.timezone).start;
+        days = [...localDays(trailingFrom, today.start, window.timezone), today.start];
+      }
+      return { def, window, from, days, trailingFrom, cond: conds.length ? conds.join(" AND ") : "1" };
+    });
+    const minFrom = Math.min(...plans.map((p) => Math.min(p.from, p.trailingFrom)));
+    params["from"] = Math.floor(minFrom / 1000);
+    params["to"] = Math.floor(now / 1000);
+    const sql = `SELECT toUnixTimestamp(hour) * 1000 AS h, ${plans
+      .map((p, i) => `toString(sumIf(cost_usd, ${p.cond})) AS b${i}`)
+      .join(", ")}
+FROM ${this.#database}.${ROLLUP_TABLE}
+WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour <= toDateTime({to:UInt32}, 'UTC')
+GROUP BY h
+SETTINGS output_format_json_quote_64bit_integers = 0`;
+    const [hours, edges] = await Promise.all([
+      this.#client
+        .query({ query: sql, query_params: params, format: "JSONEachRow" })
+        .then((rs) => rs.json<Record<string, string | number>>()),
+      // A rolling window's first, partial hour.
+      Promise.all(
+        plans.map(async (p) => {
+          if (p.window.kind !== "rolling" || p.from <= p.window.start) return 0n;
+          const { rows } = await querySpend(this.#client, this.#database, {
+            fromUs: p.window.start * 1000,
+            toUs: p.from * 1000,
+            groupBy: [],
+            timezone: "UTC",
+            filter: scopeFilter(p.def.scope),
+            route: "raw",
+          });
+          return decimalToNano(rows[0]?.cost_usd);
+        }),
+      ),
+    ]);
+    plans.forEach((p, i) => {
+      let spent = edges[i] ?? 0n;
+      const trailing = p.days ? new Array<number>(p.days.length - 1).fill(0) : null;
+      for (const r of hours) {
+        const h = Number(r["h"]);
+        const v = decimalToNano(r[`b${i}`]);
+        if (v === 0n) continue;
+        if (h >= p.from) spent += v;
+        if (p.days && trailing) {
+          for (let d = 0; d < p.days.length - 1; d++) {
+            if (h >= (p.days[d] ?? 0) && h < (p.days[d + 1] ?? 0)) trailing[d] = (trailing[d] ?? 0) + Number(v) / 1e9;
+          }
+        }
+      }
+      out.set(p.def.name, { spentNano: spent, trailing });
+    });
+  }
+
   /** Spend of the 7 complete local days before today, oldest first. */
   async trailingDays(def: BudgetDefinition, timezone: string, now: number): Promise<number[]> {
     const today = calendarWindow(now, "day", timezone);
@@ -72,6 +189,7 @@ GROUP BY b`;
       groupBy: ["day"],
       timezone,
       filter: scopeFilter(def.scope),
+      route: this.#route,
     });
     const byDay = new Map(rows.map((r) => [r.day ?? "", Number(r.cost_usd)]));
     return localDays(from, today.start, timezone).map((d) => byDay.get(localDate(d, timezone)) ?? 0);

@@ -2,7 +2,8 @@ import type { BudgetStatus, BudgetStatusSource } from "../alerts/sources.js";
 import type { Logger } from "../logger.js";
 import type { BudgetEnforcer } from "./budget-enforcer.js";
 import type { ClickHouseBudgetSpend } from "./budget-spend.js";
-import { describeScope, scopeLabels } from "./budget-window.js";
+import type { CounterValues } from "./budget-store.js";
+import { type BudgetWindow, describeScope, scopeLabels } from "./budget-window.js";
 import type { BudgetDefinition } from "./config.js";
 import { weightedRunRate } from "./forecast.js";
 import { nanoToNumber } from "./money.js";
@@ -55,25 +56,43 @@ export class BudgetStatusService implements BudgetStatusSource {
   }
 
   async list(now = this.#enforcer.now()): Promise<BudgetView[]> {
-    return Promise.all(this.#enforcer.definitions.map((d) => this.#view(d, now)));
+    const defs = this.#enforcer.definitions;
+    const windows = defs.map((d) => this.#enforcer.window(d, now));
+    const [spent, counters] = await Promise.all([
+      this.#spend
+        .status(
+          defs.map((def, i) => ({ def, window: windows[i] as BudgetWindow })),
+          now,
+        )
+        .catch((err: unknown) => {
+          this.#logger?.warn({ err }, "budget spend query failed");
+          return null;
+        }),
+      this.#enforcer.store.read(
+        windows.map((w) => w.ref),
+        now,
+      ),
+    ]);
+    return defs.map((def, i) =>
+      this.#view(def, windows[i] as BudgetWindow, now, spent?.get(def.name) ?? null, counters[i]),
+    );
   }
 
-  async #view(def: BudgetDefinition, now: number): Promise<BudgetView> {
-    const w = this.#enforcer.window(def, now);
-    const [clickhouse, counters, trailing] = await Promise.all([
-      this.#spend.windowSpent(def, w, now).catch((err: unknown) => {
-        this.#logger?.warn({ err, budget: def.name }, "budget spend query failed");
-        return null;
-      }),
-      this.#enforcer.store.read([w.ref], now).then((v) => v[0]),
-      w.kind === "calendar" ? this.#spend.trailingDays(def, w.timezone, now).catch(() => null) : Promise.resolve(null),
-    ]);
+  #view(
+    def: BudgetDefinition,
+    w: BudgetWindow,
+    now: number,
+    clickhouse: { spentNano: bigint; trailing: number[] | null } | null,
+    counters: CounterValues | undefined,
+  ): BudgetView {
     const counterSpent = counters?.spentNano ?? 0n;
-    const spentNano = clickhouse === null || clickhouse < counterSpent ? counterSpent : clickhouse;
+    const chSpent = clickhouse?.spentNano ?? null;
+    const spentNano = chSpent === null || chSpent < counterSpent ? counterSpent : chSpent;
     const spent = nanoToNumber(spentNano);
     const reserved = nanoToNumber(counters?.reservedNano ?? 0n);
     const used = spent / def.limitUsd;
     const crossed = def.thresholds.filter((t) => used >= t).sort((a, b) => a - b);
+    const trailing = clickhouse?.trailing ?? null;
     let forecast: number | null = null;
     if (w.kind === "calendar" && trailing !== null) {
       forecast = round6(spent + (weightedRunRate(trailing) * Math.max(0, w.end - now)) / 86_400_000);

@@ -5,7 +5,7 @@ import { ERR_BAD_REQUEST, ERR_STORAGE } from "../errors.js";
 import type { PricingConfig } from "./config.js";
 import { decimalToNano, nanoToDecimal } from "./money.js";
 import { costSql, type ModelCombo, planPricePoints, priceIdSql } from "./rating-sql.js";
-import { MODEL_KEY_SQL, ROLLUP_TABLE, rollupSelect } from "./rollup.js";
+import { DAILY_TABLE, MODEL_KEY_SQL, RAW_AGGREGATES, REPRICED_MEASURES, ROLLUP_TABLE } from "./rollup.js";
 import { identifier, sqlMicros, sqlString, sqlStringList } from "./sql.js";
 
 /**
@@ -21,11 +21,13 @@ import { identifier, sqlMicros, sqlString, sqlStringList } from "./sql.js";
  *    every other column (prompts included) as is, and applies to parts atomically. The new
  *    values are a pure function of each row's tokens and attributes, so re-running after an
  *    interruption converges to the same state.
- * 4. Rebuild the hourly rollup for the hours and models touched (materialized views do not see
- *    mutations): delete those rollup rows, re-aggregate them from llm_calls.
+ * 4. Correct the hourly and daily rollups (materialized views do not see mutations): per key,
+ *    the difference between llm_calls and the rollup is inserted as a correction row
+ *    (reconcileRollup). This runs on every non-dry run, so a run interrupted after its rewrite
+ *    is completed by the next one.
  *
- * The range ends at most at the start of the current hour, so rows still arriving for the open
- * hour never race the rollup rebuild; they were priced at ingest with the catalog then in force.
+ * The range ends at most at the start of the current hour: calls of the open hour were priced
+ * at ingest with the catalog then in force, and may still be arriving.
  */
 
 export interface RepriceOptions {
@@ -76,6 +78,8 @@ export interface RepriceResult {
   calls: number;
   changed_calls: number;
   rewritten: boolean;
+  /** Correction rows written to the rollups (0 when they already matched llm_calls). */
+  rollup_corrections: number;
   rows: RepriceDiffRow[];
   totals: { before_cost_usd: string; after_cost_usd: string; delta_usd: string };
 }
@@ -163,6 +167,7 @@ ORDER BY model, team`);
   const changed = predicted.reduce((n, r) => n + Number(r.changed), 0);
   const dryRun = o.dryRun === true;
   let rewritten = false;
+  let corrections = 0;
   let after = new Map(predicted.map((r) => [`${r.model}\0${r.team}`, r]));
 
   if (!dryRun && changed > 0) {
@@ -171,31 +176,34 @@ ORDER BY model, team`);
       `UPDATE price_id = ${newPriceId} WHERE ${rateable}`,
       `UPDATE cost_usd = ${cost.cost}, list_cost_usd = ${cost.listCost}, priced = ${cost.priced} WHERE ${rateable}`,
     ]);
-    rewritten = true;
 
-    // 4. Rollup rebuild, whole hours.
+    rewritten = true;
+  }
+
+  if (!dryRun) {
+    // 4. Rollups: correction rows for whatever differs from llm_calls now (nothing on a rerun).
     progress({ phase: "rollup", done: 0, total: 2 });
     const h0 = Math.floor(o.fromUs / hourUs) * hourUs;
     const h1 = Math.ceil(toUs / hourUs) * hourUs;
-    let keysFilter = "";
-    if (o.model !== undefined) {
-      const keys = new Set(combos.map((c) => (c.request_model !== "" ? c.request_model : c.response_model)));
-      keysFilter = ` AND model IN ${sqlStringList(keys)}`;
-    }
-    const rollupLocal = `${db}.${ROLLUP_TABLE}${o.cluster ? `_local ON CLUSTER ${identifier(o.cluster)}` : ""}`;
-    await o.client.command({
-      query: `ALTER TABLE ${rollupLocal} DELETE WHERE hour >= toDateTime(${h0 / 1_000_000}, 'UTC') AND hour < toDateTime(${h1 / 1_000_000}, 'UTC')${keysFilter} SETTINGS mutations_sync = 2`,
-    });
+    const keys =
+      o.model === undefined
+        ? undefined
+        : [...new Set(combos.map((c) => (c.request_model !== "" ? c.request_model : c.response_model)))];
+    corrections += await reconcileRollup(o.client, db, "hourly", h0, h1, keys);
     progress({ phase: "rollup", done: 1, total: 2 });
-    // Never deduplicated: a rebuild can produce exactly the block an earlier rebuild inserted.
-    await o.client.command({
-      query: `INSERT INTO ${db}.${ROLLUP_TABLE} SETTINGS insert_deduplicate = 0, insert_deduplication_token = ''\n${rollupSelect(
-        `${db}.llm_calls`,
-        `timestamp >= ${sqlMicros(h0)} AND timestamp < ${sqlMicros(h1)}${keysFilter.replace("model IN", `${MODEL_KEY_SQL} IN`)}`,
-      )}`,
-    });
+    const dayUs = 86_400_000_000;
+    corrections += await reconcileRollup(
+      o.client,
+      db,
+      "daily",
+      Math.floor(h0 / dayUs) * dayUs,
+      Math.ceil(h1 / dayUs) * dayUs,
+      keys,
+    );
     progress({ phase: "rollup", done: 2, total: 2 });
+  }
 
+  if (rewritten) {
     // Read back what is stored now.
     progress({ phase: "verify", done: 0, total: 1 });
     const stored = await query<DiffQueryRow>(`
@@ -244,6 +252,7 @@ GROUP BY model, team`);
     calls: rows.reduce((n, r) => n + r.calls, 0),
     changed_calls: changed,
     rewritten,
+    rollup_corrections: corrections,
     rows,
     totals: {
       before_cost_usd: nanoToDecimal(beforeTotal),
@@ -251,6 +260,69 @@ GROUP BY model, team`);
       delta_usd: nanoToDecimal(afterTotal - beforeTotal),
     },
   };
+}
+
+/**
+ * Brings a rollup in line with llm_calls over [fromUs, toUs) (whole hours or days): one
+ * statement aggregates both, joins them and inserts the differences of the repriceable measures
+ * as correction rows, which the rollup's engine folds in. Both tables are read by the same
+ * statement, so calls still arriving cannot fall between two reads (as with delete + reinsert),
+ * and a second run finds nothing to correct. Returns the number of correction rows.
+ */
+export async function reconcileRollup(
+  client: ClickHouseClient,
+  db: string,
+  which: "hourly" | "daily",
+  fromUs: number,
+  toUs: number,
+  modelKeys?: readonly string[],
+): Promise<number> {
+  const table = which === "hourly" ? ROLLUP_TABLE : DAILY_TABLE;
+  const bucket = which === "hourly" ? "toStartOfHour(c.timestamp)" : "toDate(c.timestamp)";
+  const bucketName = which === "hourly" ? "hour" : "day";
+  const keys =
+    which === "hourly" ? ["team", "project", "provider", "model", "status"] : ["team", "project", "provider", "model"];
+  const modelKey = MODEL_KEY_SQL.replaceAll("request_model", "c.request_model").replaceAll(
+    "response_model",
+    "c.response_model",
+  );
+  const rawKeys = keys.map((k) => (k === "model" ? `${modelKey} AS model` : `c.${k} AS ${k}`));
+  const rollupRange =
+    which === "hourly"
+      ? `hour >= toDateTime(${fromUs / 1_000_000}, 'UTC') AND hour < toDateTime(${toUs / 1_000_000}, 'UTC')`
+      : `day >= toDate(toDateTime(${fromUs / 1_000_000}, 'UTC')) AND day < toDate(toDateTime(${toUs / 1_000_000}, 'UTC'))`;
+  const models = modelKeys === undefined ? "" : ` AND model IN ${sqlStringList(modelKeys)}`;
+  const rawModels = modelKeys === undefined ? "" : ` AND ${modelKey} IN ${sqlStringList(modelKeys)}`;
+  const all = [bucketName, ...keys].join(", ");
+  const measures = REPRICED_MEASURES;
+  const rawAgg = measures.map((m) => `${RAW_AGGREGATES[m]} AS r_${m}`).join(", ");
+  const rollAgg = measures.map((m) => `sum(${m}) AS h_${m}`).join(", ");
+  const delta = measures
+    .map((m) => (m.endsWith("_usd") ? `r_${m} - h_${m}` : `toInt64(r_${m}) - toInt64(h_${m})`))
+    .join(", ");
+  const differs = measures.map((m) => `r_${m} != h_${m}`).join(" OR ");
+  const select = `SELECT ${all}, ${delta}
+FROM (
+  SELECT ${bucket} AS ${bucketName}, ${rawKeys.join(", ")}, ${rawAgg}
+  FROM ${db}.llm_calls AS c
+  WHERE c.timestamp >= ${sqlMicros(fromUs)} AND c.timestamp < ${sqlMicros(toUs)}${rawModels}
+  GROUP BY ${all}
+) AS r
+FULL OUTER JOIN (
+  SELECT ${all}, ${rollAgg} FROM ${db}.${table} WHERE ${rollupRange}${models} GROUP BY ${all}
+) AS h USING (${all})
+WHERE ${differs}`;
+  const rs = await client.query({
+    query: `SELECT count() AS n FROM (${select}) SETTINGS output_format_json_quote_64bit_integers = 0`,
+    format: "JSONEachRow",
+  });
+  const n = Number((await rs.json<{ n: number }>())[0]?.n ?? 0);
+  if (n === 0) return 0;
+  // Never deduplicated: a correction may repeat an earlier one's block exactly.
+  await client.command({
+    query: `INSERT INTO ${db}.${table} (${all}, ${measures.join(", ")}) SETTINGS insert_deduplicate = 0, insert_deduplication_token = ''\n${select}`,
+  });
+  return n;
 }
 
 interface DiffQueryRow {

@@ -1,5 +1,14 @@
 import { engine, type Migration, onCluster, type SchemaContext, tableStatements } from "../storage/migrations.js";
-import { ROLLUP_COLUMNS, ROLLUP_TABLE, ROLLUP_VIEW, rollupSelect } from "./rollup.js";
+import {
+  DAILY_COLUMNS,
+  DAILY_TABLE,
+  DAILY_VIEW,
+  dailySelect,
+  ROLLUP_COLUMNS,
+  ROLLUP_TABLE,
+  ROLLUP_VIEW,
+  rollupSelect,
+} from "./rollup.js";
 
 /**
  * FinOps schema, versions 200+.
@@ -57,6 +66,35 @@ export const FINOPS_MIGRATIONS: Migration[] = [
       // A rerun after an interrupted backfill starts the backfill over.
       `TRUNCATE TABLE IF EXISTS ${localTable(ctx, ROLLUP_TABLE)}${onCluster(ctx)}`,
       `INSERT INTO ${ctx.database}.${ROLLUP_TABLE} SETTINGS insert_deduplicate = 0, insert_deduplication_token = ''\n${rollupSelect(`${ctx.database}.llm_calls`)}`,
+    ],
+  },
+  {
+    version: 202,
+    name: "llm_calls minmax index on timestamp",
+    // Spend, budgets and forecasts read partial hours (the edges of a range) from llm_calls.
+    // Its sort key starts with team and project, so a time range alone prunes little; within a
+    // granule rows are consecutive hours of one team and project, so a minmax index on the
+    // timestamp skips nearly everything outside the range.
+    statements: (ctx) => [
+      `ALTER TABLE ${localTable(ctx, "llm_calls")}${onCluster(ctx)} ADD INDEX IF NOT EXISTS idx_timestamp timestamp TYPE minmax GRANULARITY 1`,
+      `ALTER TABLE ${localTable(ctx, "llm_calls")}${onCluster(ctx)} MATERIALIZE INDEX idx_timestamp SETTINGS mutations_sync = 0`,
+    ],
+  },
+  {
+    version: 203,
+    name: "llm_calls_daily rollup (whole days of spend), backfilled",
+    statements: (ctx) => [
+      ...tableStatements(
+        ctx,
+        DAILY_TABLE,
+        DAILY_COLUMNS,
+        `${engine(ctx, DAILY_TABLE, "AggregatingMergeTree")}\nPARTITION BY toYYYYMM(day)\nORDER BY (day, team, project, provider, model)${
+          ctx.retentionDays > 0 ? `\nTTL day + toIntervalDay(${ctx.retentionDays})` : ""
+        }\nSETTINGS non_replicated_deduplication_window = 10000`,
+      ),
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${ctx.database}.${DAILY_VIEW}${onCluster(ctx)} TO ${localTable(ctx, DAILY_TABLE)} AS\n${dailySelect(localTable(ctx, "llm_calls"))}`,
+      `TRUNCATE TABLE IF EXISTS ${localTable(ctx, DAILY_TABLE)}${onCluster(ctx)}`,
+      `INSERT INTO ${ctx.database}.${DAILY_TABLE} SETTINGS insert_deduplicate = 0, insert_deduplication_token = ''\n${dailySelect(`${ctx.database}.llm_calls`)}`,
     ],
   },
 ];

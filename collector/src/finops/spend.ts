@@ -1,14 +1,14 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { MODEL_KEY_SQL, RAW_AGGREGATES, ROLLUP_AGGREGATES, ROLLUP_TABLE } from "./rollup.js";
+import { DAILY_TABLE, MODEL_KEY_SQL, RAW_AGGREGATES, ROLLUP_AGGREGATES, ROLLUP_TABLE } from "./rollup.js";
 import { identifier } from "./sql.js";
-import { wholeHourOffsets } from "./time-zone.js";
+import { wholeHourOffsets, zoneOffsetMs } from "./time-zone.js";
 
 /**
  * Spend aggregates over a time range, grouped by any of team, project, model, provider,
  * user_id and day. Each query is routed to the cheapest source that answers it exactly:
  *
- * - whole UTC hours inside the range come from the hourly rollup (and the open hour when the
- *   range ends now);
+ * - whole UTC days inside the range come from the daily rollup (and the open day when the range
+ *   ends now), other whole hours from the hourly rollup (likewise the open hour);
  * - the partial hours at either end, and every query the rollup cannot answer (user_id, tag
  *   and user filters, days in a zone with a non-whole-hour offset), read llm_calls;
  * - both parts are added in one query (UNION ALL, then GROUP BY).
@@ -44,6 +44,8 @@ export interface SpendQuery {
    * far, so the open hour is read from it instead of llm_calls.
    */
   openEnded?: boolean;
+  /** "raw" reads llm_calls only (verification and benchmarks); default: the cheapest exact source. */
+  route?: "auto" | "raw";
 }
 
 export interface SpendRow {
@@ -65,7 +67,8 @@ export interface SpendRow {
   cache_hit_cost_usd: string;
 }
 
-export type SpendSource = "rollup" | "raw" | "rollup+raw";
+/** The sources a query read, e.g. "daily+hourly+raw". */
+export type SpendSource = string;
 
 const MEASURES = [
   "calls",
@@ -80,6 +83,7 @@ const MEASURES = [
 ] as const;
 
 const HOUR_US = 3_600_000_000;
+const DAY_US = 86_400_000_000;
 
 function rawKey(key: GroupKey): string {
   switch (key) {
@@ -151,51 +155,84 @@ export function buildSpendSql(
   const params: Record<string, unknown> = { tz: q.timezone };
   const keys = [...new Set(q.groupBy)];
   const f = q.filter ?? {};
+  const groupBy = keys.length ? ` GROUP BY ${keys.join(", ")}` : "";
+  // Counters are Int64 everywhere so the parts share one type (the daily rollup is signed).
+  const measure = (m: (typeof MEASURES)[number], expr: string) =>
+    m.endsWith("_usd") ? `${expr} AS ${m}` : `toInt64(${expr}) AS ${m}`;
 
   const parts: string[] = [];
-  let source: SpendSource = "raw";
+  const sources: string[] = [];
+  let rangeSeq = 0;
+  const timeRanges = (column: string, ranges: [number, number][], micros: boolean) =>
+    `(${ranges
+      .map(([a, b]) => {
+        const i = rangeSeq++;
+        params[`t${i}_from`] = micros ? a : a / 1_000_000;
+        params[`t${i}_to`] = micros ? b : b / 1_000_000;
+        return micros
+          ? `(${column} >= fromUnixTimestamp64Micro({t${i}_from:Int64}, 'UTC') AND ${column} < fromUnixTimestamp64Micro({t${i}_to:Int64}, 'UTC'))`
+          : `(${column} >= toDateTime({t${i}_from:UInt32}, 'UTC') AND ${column} < toDateTime({t${i}_to:UInt32}, 'UTC'))`;
+      })
+      .join(" OR ")})`;
+
   const rawPart = (ranges: [number, number][]) => {
-    const conds = ranges.map(([a, b], i) => {
-      params[`r${i}_from`] = a;
-      params[`r${i}_to`] = b;
-      return `(c.timestamp >= fromUnixTimestamp64Micro({r${i}_from:Int64}, 'UTC') AND c.timestamp < fromUnixTimestamp64Micro({r${i}_to:Int64}, 'UTC'))`;
-    });
-    const where = [`(${conds.join(" OR ")})`, ...rawFilter(f, params)];
-    const select = [...keys.map((k) => `${rawKey(k)} AS ${k}`), ...MEASURES.map((m) => `${RAW_AGGREGATES[m]} AS ${m}`)];
-    return `SELECT ${select.join(", ")} FROM ${db}.llm_calls AS c WHERE ${where.join(" AND ")}${
-      keys.length ? ` GROUP BY ${keys.join(", ")}` : ""
-    }`;
+    const where = [timeRanges("c.timestamp", ranges, true), ...rawFilter(f, params)];
+    const select = [
+      ...keys.map((k) => `${rawKey(k)} AS ${k}`),
+      ...MEASURES.map((m) => measure(m, RAW_AGGREGATES[m] ?? "0")),
+    ];
+    parts.push(`SELECT ${select.join(", ")} FROM ${db}.llm_calls AS c WHERE ${where.join(" AND ")}${groupBy}`);
+    sources.push("raw");
+  };
+  const hourlyPart = (ranges: [number, number][]) => {
+    const where = [timeRanges("hour", ranges, false), ...rollupFilter(f, params)];
+    const select = [
+      ...keys.map((k) => `${rollupKey(k)} AS ${k}`),
+      ...MEASURES.map((m) => measure(m, ROLLUP_AGGREGATES[m] ?? "0")),
+    ];
+    parts.push(`SELECT ${select.join(", ")} FROM ${db}.${ROLLUP_TABLE} WHERE ${where.join(" AND ")}${groupBy}`);
+    sources.push("hourly");
+  };
+  const dailyPart = (from: number, to: number) => {
+    params["d0"] = from / 1_000_000;
+    params["d1"] = to / 1_000_000;
+    // Qualified (d.day): the output column `day` is a string and shadows the Date column.
+    const where = [
+      "d.day >= toDate(toDateTime({d0:UInt32}, 'UTC'))",
+      "d.day < toDate(toDateTime({d1:UInt32}, 'UTC'))",
+      ...rollupFilter(f, params),
+    ];
+    const select = [
+      ...keys.map((k) => (k === "day" ? "toString(d.day) AS day" : `${k} AS ${k}`)),
+      ...MEASURES.map((m) => measure(m, `sum(d.${m})`)),
+    ];
+    parts.push(`SELECT ${select.join(", ")} FROM ${db}.${DAILY_TABLE} AS d WHERE ${where.join(" AND ")}${groupBy}`);
+    sources.push("daily");
   };
 
   const h0 = Math.ceil(q.fromUs / HOUR_US) * HOUR_US;
   const h1 = (q.openEnded ? Math.ceil(q.toUs / HOUR_US) : Math.floor(q.toUs / HOUR_US)) * HOUR_US;
-  if (rollupEligible(q) && h1 > h0) {
-    params["h0"] = h0 / 1_000_000;
-    params["h1"] = h1 / 1_000_000;
-    const where = [
-      "hour >= toDateTime({h0:UInt32}, 'UTC')",
-      "hour < toDateTime({h1:UInt32}, 'UTC')",
-      ...rollupFilter(f, params),
-    ];
-    const select = [
-      ...keys.map((k) => `${rollupKey(k)} AS ${k}`),
-      ...MEASURES.map((m) => `${ROLLUP_AGGREGATES[m]} AS ${m}`),
-    ];
-    parts.push(
-      `SELECT ${select.join(", ")} FROM ${db}.${ROLLUP_TABLE} WHERE ${where.join(" AND ")}${
-        keys.length ? ` GROUP BY ${keys.join(", ")}` : ""
-      }`,
-    );
-    source = "rollup";
+  if (q.route !== "raw" && rollupEligible(q) && h1 > h0) {
+    // Whole UTC days inside the whole hours come from the daily rollup, unless days are
+    // grouped in a zone whose days are not UTC days.
+    const utcDays = !keys.includes("day") || wholeDayOffsets(q);
+    const d0 = Math.ceil(h0 / DAY_US) * DAY_US;
+    const d1 = (q.openEnded ? Math.ceil(h1 / DAY_US) : Math.floor(h1 / DAY_US)) * DAY_US;
+    if (utcDays && d1 > d0) {
+      dailyPart(d0, d1);
+      const hours: [number, number][] = [];
+      if (h0 < d0) hours.push([h0, d0]);
+      if (!q.openEnded && d1 < h1) hours.push([d1, h1]);
+      if (hours.length) hourlyPart(hours);
+    } else {
+      hourlyPart([[h0, h1]]);
+    }
     const edges: [number, number][] = [];
     if (q.fromUs < h0) edges.push([q.fromUs, h0]);
     if (!q.openEnded && h1 < q.toUs) edges.push([h1, q.toUs]);
-    if (edges.length) {
-      parts.push(rawPart(edges));
-      source = "rollup+raw";
-    }
+    if (edges.length) rawPart(edges);
   } else {
-    parts.push(rawPart([[q.fromUs, q.toUs]]));
+    rawPart([[q.fromUs, q.toUs]]);
   }
 
   params["limit"] = q.limit ?? 10_000;
@@ -204,10 +241,16 @@ export function buildSpendSql(
     ...keys,
     ...MEASURES.map((m) => (m.endsWith("_usd") ? `toString(sum(u.${m})) AS ${m}` : `sum(u.${m}) AS ${m}`)),
   ];
-  const sql = `SELECT ${outer.join(", ")} FROM (\n${parts.join("\nUNION ALL\n")}\n) AS u${
-    keys.length ? ` GROUP BY ${keys.join(", ")}` : ""
-  } ORDER BY sum(u.cost_usd) DESC${keys.length ? `, ${keys.join(", ")}` : ""} LIMIT {limit:UInt32}`;
-  return { sql, params, source };
+  const sql = `SELECT ${outer.join(", ")} FROM (\n${parts.join("\nUNION ALL\n")}\n) AS u${groupBy} ORDER BY sum(u.cost_usd) DESC${
+    keys.length ? `, ${keys.join(", ")}` : ""
+  } LIMIT {limit:UInt32}`;
+  return { sql, params, source: sources.join("+") };
+}
+
+/** True when the zone's days are UTC days over the whole range (offset 0 throughout). */
+function wholeDayOffsets(q: SpendQuery): boolean {
+  const probes = [q.fromUs / 1000, q.toUs / 1000, (q.fromUs + q.toUs) / 2000];
+  return probes.every((ms) => zoneOffsetMs(ms, q.timezone) === 0);
 }
 
 export async function querySpend(
