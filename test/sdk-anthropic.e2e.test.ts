@@ -254,4 +254,11 @@ describe("messages.create", () => {
       parts: [{ type: "tool_call_response", id: toolUse.id, response: "14 degrees, light rain" }],
     });
   });
+
+  it("one call, one span: the client's own tracing is switched off for the calls the SDK records", async () => {
+    // Recent clients emit their own span per API call when a tracer provider is registered (here
+    // the SDK's); for an observed call it would be a second row of the same call.
+    expect(await h.calls({ source: "otlp" })).toEqual([]);
+    expect(await h.calls({ source: "sdk", provider: "anthropic" })).toHaveLength(7);
+  });
 });
