@@ -154,8 +154,8 @@ export function buildProxy(deps: ProxyDeps): ProxyServer {
   // Longer than any load balancer's idle timeout, so the client side closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  // Streams may run for many minutes; request bodies are bounded separately.
-  server.requestTimeout = 0;
+  // Time to receive a whole request (not the answer: streams may run far longer).
+  server.requestTimeout = 300_000;
 
   let closing: Promise<void> | undefined;
   return {
