@@ -96,7 +96,6 @@ export class LlmCall implements LLMCallHandle {
   readonly #startedAt: number;
   #firstChunkAt: number | undefined;
   #ended = false;
-  #cleanup: (() => void) | undefined;
 
   constructor(setup: CallSetup) {
     const name = setup.model === "" ? setup.operation : `${setup.operation} ${setup.model}`;
@@ -117,11 +116,6 @@ export class LlmCall implements LLMCallHandle {
 
   get ended(): boolean {
     return this.#ended;
-  }
-
-  /** Runs once when the call ends (e.g. to drop an abort listener). */
-  onEnd(cleanup: () => void): void {
-    this.#cleanup = cleanup;
   }
 
   setAttribute(key: string, value: AttributeValue): void {
@@ -209,15 +203,6 @@ export class LlmCall implements LLMCallHandle {
       this.span.setAttribute(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (this.#firstChunkAt - this.#startedAt) / 1000);
     }
     this.#ended = true;
-    const cleanup = this.#cleanup;
-    this.#cleanup = undefined;
-    if (cleanup !== undefined) {
-      try {
-        cleanup();
-      } catch (err) {
-        reportFailure("call cleanup", err);
-      }
-    }
     return true;
   }
 
