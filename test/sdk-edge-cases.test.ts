@@ -165,6 +165,16 @@ describe("streams", () => {
     ]);
   });
 
+  it("a stream aborted before anyone reads it is recorded as cancelled", async () => {
+    const id = session("abort-unread");
+    const stream = await openai.chat.completions.create(
+      { model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "Never mind" }] },
+      inSession(id, { [SCENARIO_HEADER]: "slow_stream", [CHUNK_DELAY_HEADER]: "20" }),
+    );
+    stream.controller.abort();
+    expect(await h.call(id)).toMatchObject({ status: "cancelled", streamed: 1, ttft_ms: null });
+  });
+
   it("stream-teed-and-read-twice", async () => {
     const id = session("tee-openai");
     const body = {
