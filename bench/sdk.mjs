@@ -6,11 +6,14 @@
 // alone. One is plain, the other observed by the SDK, initialised with the real batching span
 // processor and a no-op exporter (export is asynchronous and batched in production; here it
 // would only measure the exporter). Calls alternate between the two clients, order flipped
-// every pair, so drift (GC, JIT, CPU clocks) hits both equally.
+// every pair, so drift (GC, JIT, CPU clocks, other processes) hits both equally. Both clients
+// run with OpenTelemetry's async context tracking on (init registers it), as in any app using
+// OpenTelemetry; on Node 20 that is a promise hook every promise of the process pays.
 //
 //   npm run bench:sdk            (builds first)
 //   SDK_BENCH_CALLS=50000 SDK_BENCH_STREAMS=4000 node bench/sdk.mjs
 import OpenAI from "openai";
+import { VERSION as OPENAI_VERSION } from "openai/version";
 import { init, observeOpenAI } from "../sdk/dist/index.js";
 import { fmt, percentile } from "./lib.mjs";
 
@@ -149,7 +152,7 @@ const medianAdded = p(calls.observed, 50) - p(calls.plain, 50);
 const p99Added = p(calls.observed, 99) - p(calls.plain, 99);
 const streamRatio = p(streams.observed, 50) / p(streams.plain, 50);
 
-console.log(`node ${process.version}, openai ${OpenAI.VERSION ?? "?"}, in-memory fetch, content capture on`);
+console.log(`node ${process.version}, openai ${OPENAI_VERSION}, in-memory fetch, content capture on`);
 console.log(`non-streaming chat.completions.create, ${fmt(CALLS)} calls per client:`);
 console.log(`  plain      median ${fmt(p(calls.plain, 50), 1)} µs   p99 ${fmt(p(calls.plain, 99), 1)} µs`);
 console.log(`  observed   median ${fmt(p(calls.observed, 50), 1)} µs   p99 ${fmt(p(calls.observed, 99), 1)} µs`);
