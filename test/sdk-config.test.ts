@@ -4,11 +4,12 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCollector, type Collector } from "../collector/src/app.js";
 import { type FakeProvider, startFakeProvider } from "../collector/src/fake-provider/index.js";
-import { init, observeOpenAI, recordScore, TokenmeterSdkError } from "../sdk/src/index.js";
+import { init, observeOpenAI, recordScore, TokenmeterSdkError, tokenmeterSpanProcessor } from "../sdk/src/index.js";
 import { inSession, type Row, session } from "../sdk/test/e2e-harness.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
 
@@ -150,6 +151,40 @@ describe("init configuration", () => {
       });
     } finally {
       await handle.shutdown();
+    }
+  });
+
+  it("without init: an app's own provider with tokenmeterSpanProcessor() exports the SDK's spans", async () => {
+    const provider = new NodeTracerProvider({
+      spanProcessors: [
+        tokenmeterSpanProcessor({ endpoint: url, headers: { authorization: `Bearer ${INGEST_TOKEN}` } }),
+      ],
+    });
+    provider.register();
+    try {
+      const id = session("own-provider");
+      await client().chat.completions.create(
+        { model: "gpt-4o-mini", messages: [{ role: "user", content: "own setup" }] },
+        inSession(id),
+      );
+      // The app's other spans are not tokenmeter's business (genAIOnly, the default).
+      const other = trace.getTracer("app").startActiveSpan("not-genai", (span) => {
+        span.end();
+        return span.spanContext().traceId;
+      });
+      await provider.forceFlush();
+      const rows = await callsOf(id);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ source: "sdk", provider: "openai", status: "ok" });
+      const otherTrace = await collector.app.inject({
+        method: "GET",
+        url: `/api/v1/traces/${other}`,
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      });
+      expect(otherTrace.statusCode).toBe(404);
+    } finally {
+      await provider.shutdown();
+      trace.disable();
     }
   });
 });
