@@ -25,13 +25,20 @@ import { SCOPE_NAME, SDK_VERSION } from "./version.js";
 
 let current: TokenmeterHandle | undefined;
 
-/** The app's tracer provider, when one is registered with the OpenTelemetry API. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * The app's tracer provider, when one is registered with the OpenTelemetry API. The API hands
+ * out a proxy whose delegate is the registered provider, or the no-op provider when there is
+ * none. Duck-typed, so a proxy from another copy of @opentelemetry/api is understood too.
+ */
 function registeredProvider(): object | undefined {
-  const global = trace.getTracerProvider();
-  if (!(global instanceof ProxyTracerProvider)) return global;
-  const delegate = global.getDelegate();
-  // An unset proxy delegates to the API's no-op provider, the same object any fresh proxy returns.
-  return delegate === new ProxyTracerProvider().getDelegate() ? undefined : delegate;
+  const global: object = trace.getTracerProvider();
+  const getDelegate = (global as { getDelegate?: unknown }).getDelegate;
+  const delegate: unknown = typeof getDelegate === "function" ? Reflect.apply(getDelegate, global, []) : global;
+  if (delegate === null || typeof delegate !== "object") return undefined;
+  if (delegate === NOOP_PROVIDER || delegate.constructor.name === "NoopTracerProvider") return undefined;
+  return delegate;
 }
 
 function flushOnExit(flush: () => Promise<void>): () => void {
