@@ -126,7 +126,7 @@ export async function runSpend(argv: string[], io: CliIo = {}): Promise<number> 
         backend.kind === "api" ? ` (via ${backend.baseUrl})` : ""
       }\n\n`,
     );
-    stdout.write(spendTable(rows, groupBy as GroupKey[]));
+    stdout.write(rows.length ? spendTable(rows, groupBy as GroupKey[]) : "no calls in this range\n");
     const unpriced = rows.reduce((n, r) => n + Number(r.unpriced_calls), 0);
     if (unpriced > 0) {
       stdout.write(`\n${int(unpriced)} call(s) have no price and are not in cost_usd (see unpriced).\n`);

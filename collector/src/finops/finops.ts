@@ -1,10 +1,8 @@
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Rule } from "../alerts/rules.js";
 import type { CostAnomalySource } from "../alerts/sources.js";
 import type { Config } from "../config/schema.js";
-import { loadPriceBook, type PriceBook } from "../enrich/price-book.js";
+import type { PriceBook } from "../enrich/price-book.js";
 import { ERR_BAD_CONFIG } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { PreRequestHook } from "../proxy/hooks.js";
@@ -16,6 +14,7 @@ import { budgetAlertRules } from "./budget-rules.js";
 import { ClickHouseBudgetSpend } from "./budget-spend.js";
 import { BudgetStatusService } from "./budget-status.js";
 import { type BudgetStore, MemoryBudgetStore } from "./budget-store.js";
+import { loadConfiguredPriceBook } from "./catalog.js";
 import type { PricingConfig } from "./config.js";
 import { RedisBudgetStore } from "./redis-budget-store.js";
 
@@ -46,6 +45,8 @@ export interface Finops {
   close(): Promise<void>;
 }
 
+export { loadConfiguredPriceBook };
+
 export interface FinopsDeps {
   config: Config;
   storage: StorageClient;
@@ -55,11 +56,6 @@ export interface FinopsDeps {
   /** Counter store override (tests); default Redis when budgets.redisUrl is set, else memory. */
   store?: BudgetStore;
   anomalies?: AnomalyOptions;
-}
-
-/** The catalog tokenmeter.yaml names (pricing.catalog), or the shipped one. */
-export function loadConfiguredPriceBook(config: Pick<Config, "pricing">): PriceBook {
-  return config.pricing.catalog ? loadPriceBook(pathToFileURL(resolve(config.pricing.catalog))) : loadPriceBook();
 }
 
 export async function createFinops(deps: FinopsDeps): Promise<Finops> {
