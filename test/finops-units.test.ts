@@ -10,6 +10,7 @@ import { anomalyScore } from "../collector/src/finops/anomalies.js";
 import { linearRegression, project, weightedRunRate } from "../collector/src/finops/forecast.js";
 import { decimalToNano, formatNanoUsd, nanoToDecimal } from "../collector/src/finops/money.js";
 import { serviceTierOf } from "../collector/src/finops/rating.js";
+import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
 import { formatTable } from "../collector/src/finops/table.js";
 import { calendarWindow, fromLocal, localDate } from "../collector/src/finops/time-zone.js";
 
@@ -183,5 +184,38 @@ describe("small pieces", () => {
     });
     expect(c.budgets.definitions[0]).toMatchObject({ window: { rolling: 86_400_000 }, thresholds: [0.5, 0.8, 1] });
     expect(c.pricing.serviceTiers).toEqual({ batch: 0.5, flex: 0.5 });
+  });
+});
+
+describe("FinOps schema", () => {
+  const render = (cluster?: string) =>
+    FINOPS_MIGRATIONS.flatMap((m) =>
+      m.statements({ database: "tm", cluster, contentRetentionDays: 30, retentionDays: 0 }),
+    );
+
+  it("single node: list cost column, hourly and daily AggregatingMergeTree rollups fed by views", () => {
+    expect(FINOPS_MIGRATIONS.map((m) => m.version)).toEqual([200, 201, 202, 203]);
+    const ddl = render().join("\n");
+    expect(ddl).toContain(
+      "ALTER TABLE tm.llm_calls ADD COLUMN IF NOT EXISTS list_cost_usd Nullable(Decimal(18, 9)) DEFAULT cost_usd",
+    );
+    expect(ddl).toMatch(/CREATE TABLE IF NOT EXISTS tm\.llm_calls_hourly \([\s\S]+ENGINE = AggregatingMergeTree\(\)/);
+    expect(ddl).toContain("ORDER BY (hour, team, project, provider, model, status)");
+    expect(ddl).toContain("CREATE MATERIALIZED VIEW IF NOT EXISTS tm.llm_calls_hourly_mv TO tm.llm_calls_hourly AS");
+    expect(ddl).toContain("CREATE MATERIALIZED VIEW IF NOT EXISTS tm.llm_calls_daily_mv TO tm.llm_calls_daily AS");
+    expect(ddl).toContain("quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.duration_ms)");
+    expect(ddl.match(/non_replicated_deduplication_window = 10000/g)?.length).toBe(2);
+  });
+
+  it("cluster: replicated rollups on _local tables, Distributed tables, views on the local calls", () => {
+    const stmts = render("prod");
+    expect(stmts.every((s) => s.includes("ON CLUSTER prod") || s.startsWith("INSERT INTO"))).toBe(true);
+    const ddl = stmts.join("\n");
+    expect(ddl).toContain(
+      "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/tm/llm_calls_hourly_local', '{replica}')",
+    );
+    expect(ddl).toContain("ENGINE = Distributed(prod, tm, llm_calls_daily_local, rand())");
+    expect(ddl).toContain("TO tm.llm_calls_hourly_local AS");
+    expect(ddl).toContain("FROM tm.llm_calls_local AS c");
   });
 });
