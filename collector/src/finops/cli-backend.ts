@@ -110,7 +110,9 @@ export async function openBackend(config: Config, opts: BackendOptions = {}): Pr
       contentRetentionDays: config.storage.contentRetentionDays,
       retentionDays: config.storage.retentionDays,
     };
-    await migrate(storage.client, ctx, [...MIGRATIONS, ...ALERT_MIGRATIONS, ...FINOPS_MIGRATIONS]);
+    // Every migration the server would run, once each (core lists may include feature ones).
+    const all = new Map([...MIGRATIONS, ...ALERT_MIGRATIONS, ...FINOPS_MIGRATIONS].map((m) => [m.version, m]));
+    await migrate(storage.client, ctx, [...all.values()]);
     const finops = await createFinops({ config, storage, store: new MemoryBudgetStore() });
     return {
       kind: "local",
