@@ -273,11 +273,16 @@ describe("tokenmeter demo", () => {
     const budgets = (res.json() as { budgets: Row[] }).budgets;
     const growth = budgets.find((b) => b["name"] === "growth-monthly");
     const search = budgets.find((b) => b["name"] === "search-monthly");
-    expect(Number(growth?.["spent_usd"])).toBeGreaterThan(0);
     // What the summary promised is what the server measured (list prices both sides).
     const promised = /budget growth-monthly\s+about (\d+)%/.exec(summary);
     expect(promised, summary).not.toBeNull();
     expect(Number(growth?.["used_ratio"]) * 100).toBeCloseTo(Number(promised?.[1]), -1);
+    // Unless the month began within the last two days (too little history in the window to steer),
+    // the heavy spender ends the history close to its limit.
+    if (Date.now() - Date.parse(String(growth?.["window_start"])) > 2 * 86_400_000) {
+      expect(Number(growth?.["used_ratio"])).toBeGreaterThan(0.75);
+      expect(Number(growth?.["used_ratio"])).toBeLessThan(1);
+    }
     expect(Number(search?.["used_ratio"])).toBeLessThan(0.7);
     expect(search?.["enforcement"]).toBe("hard");
   });

@@ -2,8 +2,6 @@ import { loadConfig } from "../config/load-config.js";
 import { startDemoUpstream } from "../demo/demo-upstream.js";
 import { DEMO_USAGE, parseDemoArgs } from "../demo/options.js";
 import type { ProgressStream } from "../demo/progress.js";
-import { runDemoSession } from "../demo/run-demo.js";
-import { formatSummary } from "../demo/summary.js";
 
 /** Where `tokenmeter demo` writes and what it reads; tests inject these. */
 export interface DemoCliIo {
@@ -59,6 +57,11 @@ export async function runDemo(argv: string[], io: DemoCliIo = {}): Promise<numbe
       return 0;
     }
     const config = loadConfig({ file: options.configFile ?? io.configFile, env: io.env });
+    // Loaded here: the SDK, the provider clients and the OpenTelemetry SDK are not needed above.
+    const [{ runDemoSession }, { formatSummary }] = await Promise.all([
+      import("../demo/run-demo.js"),
+      import("../demo/summary.js"),
+    ]);
     const report = await runDemoSession(options, { stderr, config, now: io.now, signal: controller.signal });
     stdout.write(formatSummary(report));
     return 0;

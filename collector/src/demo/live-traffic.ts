@@ -37,6 +37,7 @@ const ERROR_SHARE = 0.025;
 const TIMEOUT_SHARE = 0.006;
 /** Client timeout of the requests chosen to time out; the fake holds them longer. */
 const CLIENT_TIMEOUT_MS = 1500;
+const MAX_ANSWER_MS = 6000;
 
 export type LivePath = "sdk" | "proxy";
 
@@ -151,9 +152,11 @@ function controls(ctx: Ctx, model: ModelName, words: number, streamed: boolean):
   const headers: Record<string, string> = { "x-fake-reply-words": String(Math.max(1, Math.round(words))) };
   if (streamed) {
     headers["x-fake-delay-ms"] = String(ttft);
-    headers["x-fake-chunk-delay-ms"] = String(Math.max(1, Math.round(profile.msPerToken * rng.around(1, 0.2))));
+    // Paced like the model, but no answer takes longer than MAX_ANSWER_MS: the demo's end waits for them.
+    const pace = Math.min(profile.msPerToken * rng.around(1, 0.2), MAX_ANSWER_MS / Math.max(1, words));
+    headers["x-fake-chunk-delay-ms"] = String(Math.max(1, Math.round(pace)));
   } else {
-    headers["x-fake-delay-ms"] = String(Math.min(6000, ttft + Math.round(words * profile.msPerToken)));
+    headers["x-fake-delay-ms"] = String(Math.min(MAX_ANSWER_MS, ttft + Math.round(words * profile.msPerToken)));
   }
   if (ctx.path === "proxy") Object.assign(headers, attributionHeaders(ctx.who));
   const roll = rng.next();
@@ -189,8 +192,10 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   }
 }
 
+/** Reply length: long-tailed around the workload's typical answer, at most twice it. */
 function outputWords(rng: Random, workload: Workload, factor = 1): number {
-  return Math.max(1, Math.round(rng.around(workload.outputTokens * factor, 0.45)));
+  const median = workload.outputTokens * factor;
+  return Math.max(1, Math.round(Math.min(rng.around(median, 0.45), 2 * median)));
 }
 
 /** An app-side span around the request (SERVER for interactive routes, INTERNAL for jobs). */

@@ -79,6 +79,8 @@ export function createProgress(stream: ProgressStream, clock: () => number = Dat
     },
     update(value, text) {
       done = value;
+      // Totals of open-ended phases are estimates (live requests arrive at random).
+      if (total > 0 && done > total) total = done;
       if (text !== undefined) note = text;
       const now = clock();
       if (now - lastDraw < (tty ? TTY_REDRAW_MS : PLAIN_EVERY_MS)) return;

@@ -33,6 +33,8 @@ export interface DemoReport {
   history: (HistoryResult & { fromMs: number; toMs: number; durationMs: number }) | undefined;
   budgets: SteeredBudget[];
   live: LiveResult | undefined;
+  /** Stopped early (Ctrl-C): the figures are what was sent until then. */
+  interrupted: boolean;
   durationMs: number;
 }
 
@@ -60,6 +62,7 @@ export async function runDemoSession(options: DemoOptions, io: DemoIo): Promise<
     history: undefined,
     budgets: [],
     live: undefined,
+    interrupted: false,
     durationMs: 0,
   };
 
@@ -136,6 +139,7 @@ export async function runDemoSession(options: DemoOptions, io: DemoIo): Promise<
   } finally {
     await upstream?.close();
   }
+  report.interrupted = io.signal?.aborted === true;
   report.durationMs = Date.now() - startedAt;
   return report;
 }

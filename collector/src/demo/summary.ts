@@ -13,7 +13,8 @@ function row(label: string, text: string): string {
 }
 
 export function formatSummary(report: DemoReport): string {
-  const lines: string[] = ["", `tokenmeter demo: done in ${formatDuration(report.durationMs)}`, ""];
+  const ended = report.interrupted ? "stopped early after" : "done in";
+  const lines: string[] = ["", `tokenmeter demo: ${ended} ${formatDuration(report.durationMs)}`, ""];
   const h = report.history;
   if (h !== undefined) {
     const from = new Date(h.fromMs).toISOString().slice(0, 16).replace("T", " ");
