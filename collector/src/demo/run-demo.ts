@@ -4,7 +4,7 @@
  * arguments and prints; everything else happens here.
  */
 import type { Config } from "../config/schema.js";
-import { loadConfiguredPriceBook } from "../finops/finops.js";
+import { loadConfiguredPriceBook } from "../finops/catalog.js";
 import { projectBudgets, type SteeredBudget, steerBudgets } from "./budget-steering.js";
 import { CollectorClient } from "./collector-client.js";
 import { checkProxyRoutes, startDemoUpstream } from "./demo-upstream.js";
