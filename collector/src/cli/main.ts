@@ -7,6 +7,7 @@ const USAGE = `usage: tokenmeter <command> [options]
 commands:
   start                  run the collector (and proxy) on embedded ClickHouse or CLICKHOUSE_URL
   alerts check [files]   validate and lint alert rules (default: the configured rules glob)
+  demo [options]         fill a running tokenmeter with demo traffic (tokenmeter demo --help)
 
 options:
   -c, --config F   tokenmeter.yaml to use (default: TOKENMETER_CONFIG)
@@ -26,12 +27,22 @@ async function main(argv: string[]): Promise<number> {
   });
   const command = positionals[0];
   const configFile = typeof values.config === "string" ? values.config : undefined;
-  if (values.help || !command) {
+  if (!command) {
     process.stdout.write(USAGE);
-    return command || values.help ? 0 : 1;
+    return values.help ? 0 : 1;
   }
+  // Commands with options of their own get everything after their name.
+  const rest = argv.slice(argv.indexOf(command) + 1);
   switch (command) {
+    case "demo": {
+      const { runDemo } = await import("./demo.js");
+      return runDemo(rest, { configFile });
+    }
     case "start": {
+      if (values.help) {
+        process.stdout.write(USAGE);
+        return 0;
+      }
       const { runStart } = await import("./start.js");
       await runStart({ configFile });
       return -1; // keeps running
