@@ -52,6 +52,25 @@ describe("migrations", () => {
   });
 });
 
+describe("embedded storage", () => {
+  it("per-query-settings-do-not-leak-into-later-queries (a dedup token would drop the next insert)", async () => {
+    await storage.client.command({
+      query: `CREATE TABLE ${db}.leak (a UInt32) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 100`,
+    });
+    await storage.client.command({
+      query: `INSERT INTO ${db}.leak FORMAT JSONEachRow\n{"a":1}`,
+      clickhouse_settings: { insert_deduplication_token: "only-this-insert" },
+    });
+    await storage.client.insert({ table: `${db}.leak`, values: [{ a: 2 }], format: "JSONEachRow" });
+    await storage.client.insert({ table: `${db}.leak`, values: [{ a: 3 }], format: "JSONEachRow" });
+    const rs = await storage.client.query({
+      query: `SELECT count() AS n, getSetting('insert_deduplication_token') AS token FROM ${db}.leak`,
+      format: "JSONEachRow",
+    });
+    expect(await rs.json()).toEqual([{ n: 3, token: "" }]);
+  });
+});
+
 describe("batch writer", () => {
   it("storage-down-rows-spooled-then-replayed-exactly-once", async () => {
     const spool = new Spool(tempDir("tm-spool-"));

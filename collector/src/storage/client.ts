@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type ClickHouseClient, type ClickHouseClientConfigOptions, createClient } from "@clickhouse/client";
 import type { Config } from "../config/schema.js";
 import { ERR_DATA_DIR_LOCKED, ERR_STORAGE } from "../errors.js";
+import { withQueryScopedSettings } from "./query-scoped-settings.js";
 
 /** ClickHouse error code when another process holds the embedded data directory. */
 const CANNOT_LOCK_FILE = 76;
@@ -67,7 +68,9 @@ export async function openStorage(config: Config): Promise<StorageClient> {
   // chdb re-exports the Connection type from @clickhouse/client-common, which the client bundles
   // under its own path: the shapes are identical, the declarations are not.
   const client = createClient({
-    connection: connection as unknown as NonNullable<ClickHouseClientConfigOptions["connection"]>,
+    connection: withQueryScopedSettings(connection) as unknown as NonNullable<
+      ClickHouseClientConfigOptions["connection"]
+    >,
   });
   try {
     await client.command({ query: "SELECT 1" });
