@@ -228,26 +228,36 @@ function endOnRawResponse(promise: ApiPromiseLike, call: LlmCall): void {
   });
 }
 
+/**
+ * Failures before a body exists (HTTP errors, connection errors) reject the promise of the raw
+ * response, which the clients keep in `responsePromise`; `asResponse()` exposes the same
+ * rejection (one promise more) where that field is missing. Neither reads the body.
+ */
+function observeFailure(promise: ApiPromiseLike, call: LlmCall): void {
+  const onError = (err: unknown) => call.fail(err);
+  const raw = (promise as { responsePromise?: unknown }).responsePromise;
+  if (isThenable(raw)) raw.then(undefined, onError);
+  else promise.asResponse().then(undefined, onError);
+}
+
 function attach(result: unknown, call: LlmCall, endpoint: Endpoint, body: JsonObject): unknown {
+  const observe = (data: unknown) => onData(call, endpoint, body, data);
   if (isApiPromise(result)) {
-    // Failures before a body exists (HTTP errors, connection errors) reject the response
-    // promise; asResponse() exposes it without reading the body.
-    result.asResponse().then(undefined, (err: unknown) => call.fail(err));
+    observeFailure(result, call);
+    // `_thenUnwrap` is how the clients derive their own promises (parse helpers, stream helpers):
+    // the result is an APIPromise of the same class, parsing through the original.
     const observed = result._thenUnwrap((data) => {
-      onData(call, endpoint, body, data);
+      observe(data);
       return data;
     });
     endOnRawResponse(observed, call);
     return observed;
   }
   if (isThenable(result)) {
-    result.then(
-      (data) => onData(call, endpoint, body, data),
-      (err: unknown) => call.fail(err),
-    );
+    result.then(observe, (err: unknown) => call.fail(err));
     return result;
   }
-  onData(call, endpoint, body, result);
+  observe(result);
   return result;
 }
 
