@@ -63,6 +63,19 @@ async function runProxy(proxyPort, collectorPort, fakeUrl, dir) {
           maxBufferedSpans: config.proxy.maxBufferedSpans,
         });
   const proxy = await proxyApi.startProxy({ config, logger, sink, registry, env: {} });
+  if (process.env.BENCH_EVENT_LOOP === "1") {
+    // Diagnostic: how long requests could wait behind other work on the proxy's thread.
+    const { monitorEventLoopDelay } = await import("node:perf_hooks");
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    setInterval(() => {
+      const ms = (n) => (n / 1e6).toFixed(1);
+      process.stderr.write(
+        `event loop delay ms: p50 ${ms(h.percentile(50))} p99 ${ms(h.percentile(99))} max ${ms(h.max)}\n`,
+      );
+      h.reset();
+    }, 5000).unref();
+  }
   process.on("SIGTERM", async () => {
     await proxy.close(2000);
     await collector.close();
@@ -107,6 +120,7 @@ async function startChild(args, ready, nodeArgs = []) {
   let stderr = "";
   child.stderr.on("data", (d) => {
     stderr = (stderr + d).slice(-20_000);
+    if (process.env.BENCH_EVENT_LOOP === "1") process.stderr.write(d);
   });
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
