@@ -13,13 +13,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { ALERT_MIGRATIONS } from "../collector/src/alerts/schema.js";
-import { registerBudgetsRoutes } from "../collector/src/api/budgets-routes.js";
-import { registerSpendRoutes } from "../collector/src/api/spend-routes.js";
 import { buildCollector, type Collector } from "../collector/src/app.js";
 import { runDemo } from "../collector/src/cli/demo.js";
 import { loadConfig } from "../collector/src/config/load-config.js";
 import type { ConfigInput } from "../collector/src/config/schema.js";
-import { createFinops, type Finops } from "../collector/src/finops/finops.js";
+import type { Finops } from "../collector/src/finops/finops.js";
 import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
 import {
   createPipelineSink,
@@ -107,9 +105,7 @@ beforeAll(async () => {
       (m, i, all) => all.findIndex((x) => x.version === m.version) === i,
     ),
   );
-  finops = await createFinops({ config, storage, logger: silentLogger });
-  registerBudgetsRoutes(collector.app, { finops, auth: undefined });
-  registerSpendRoutes(collector.app, { finops, auth: undefined });
+  finops = collector.finops;
   collectorUrl = await collector.app.listen({ host: "127.0.0.1", port: 0 });
   const registry = collector.metrics.registry;
   proxy = await startProxy({
@@ -172,7 +168,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.close(1000);
-  await finops?.close();
   await collector?.close();
 });
 

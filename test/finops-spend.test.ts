@@ -1,16 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerBudgetsRoutes } from "../collector/src/api/budgets-routes.js";
-import { registerSpendRoutes } from "../collector/src/api/spend-routes.js";
 import { buildCollector, type Collector } from "../collector/src/app.js";
 import { runReprice } from "../collector/src/cli/reprice.js";
 import { runSpend } from "../collector/src/cli/spend.js";
 import { createPriceBook } from "../collector/src/enrich/price-book.js";
-import { createFinops, type Finops } from "../collector/src/finops/finops.js";
+import type { Finops } from "../collector/src/finops/finops.js";
 import type { MonthForecast } from "../collector/src/finops/forecast.js";
-import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
-import { migrate } from "../collector/src/storage/migrations.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
 
 const NOW = Date.UTC(2026, 10, 20, 12, 30);
@@ -18,7 +14,7 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 let collector: Collector;
-let finops: Finops;
+let _finops: Finops;
 let url: string;
 let db: string;
 
@@ -104,17 +100,13 @@ function capture() {
 beforeAll(async () => {
   const { dir, storage } = await embeddedStorage();
   const config = testConfig(dir, { budgets: { timezone: "UTC" } });
-  collector = await buildCollector({ config, storage, logger: silentLogger });
+  collector = await buildCollector({ config, storage, logger: silentLogger, finops: { clock: () => NOW, book: BOOK } });
   db = storage.database;
-  await migrate(storage.client, { database: db, contentRetentionDays: 30, retentionDays: 0 }, FINOPS_MIGRATIONS);
-  finops = await createFinops({ config, storage, logger: silentLogger, clock: () => NOW, book: BOOK });
-  registerSpendRoutes(collector.app, { finops, auth: undefined });
-  registerBudgetsRoutes(collector.app, { finops, auth: undefined });
+  _finops = collector.finops;
   url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
 });
 
 afterAll(async () => {
-  await finops?.close();
   await collector?.close();
 });
 

@@ -4,20 +4,24 @@ import { createNotifiers } from "./alerts/notifiers/create-notifiers.js";
 import { loadRules } from "./alerts/rules.js";
 import { registerAlertsRoutes } from "./api/alerts-routes.js";
 import { bearerAuth } from "./api/auth.js";
+import { registerBudgetsRoutes } from "./api/budgets-routes.js";
 import { registerCallsRoutes } from "./api/calls-routes.js";
 import { installErrorHandler } from "./api/error-handler.js";
 import { registerHealthRoutes } from "./api/health-routes.js";
 import { registerOtlpRoutes } from "./api/otlp-routes.js";
 import { registerScoresRoutes } from "./api/scores-routes.js";
+import { registerSpendRoutes } from "./api/spend-routes.js";
 import type { Config } from "./config/schema.js";
 import { createDefaultStages } from "./default-stages.js";
+import { createFinops, type Finops, type FinopsDeps } from "./finops/finops.js";
+import { FINOPS_MIGRATIONS } from "./finops/schema.js";
 import { IngestWorkerPool, workerCount } from "./ingest/worker-pool.js";
 import type { Logger } from "./logger.js";
 import { type CollectorMetrics, createCollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline, type PipelineStages } from "./pipeline.js";
 import { BatchWriter } from "./storage/batch-writer.js";
 import type { StorageClient } from "./storage/client.js";
-import { migrate } from "./storage/migrations.js";
+import { MIGRATIONS, migrate } from "./storage/migrations.js";
 import { Spool } from "./storage/spool.js";
 
 export interface CollectorDeps {
@@ -27,6 +31,8 @@ export interface CollectorDeps {
   /** Replace stages in tests; defaults to the full set of adapters, pricing and redaction. */
   stages?: PipelineStages;
   metrics?: CollectorMetrics;
+  /** FinOps overrides for tests: a fixed clock, a test price book, a counter store. */
+  finops?: Pick<FinopsDeps, "clock" | "book" | "store">;
   /** Environment for secrets named in config (notifier keys); read once, here. */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -38,6 +44,8 @@ export interface Collector {
   metrics: CollectorMetrics;
   storage: StorageClient;
   config: Config;
+  /** Budgets, spend and prices: the proxy takes its budget hook and price book from here. */
+  finops: Finops;
   /** Drains the writer, closes the HTTP server and storage. */
   close(): Promise<void>;
 }
@@ -48,12 +56,16 @@ export interface Collector {
  */
 export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   const { config, storage, logger } = deps;
-  await migrate(storage.client, {
-    database: storage.database,
-    cluster: config.storage.cluster,
-    contentRetentionDays: config.storage.contentRetentionDays,
-    retentionDays: config.storage.retentionDays,
-  });
+  await migrate(
+    storage.client,
+    {
+      database: storage.database,
+      cluster: config.storage.cluster,
+      contentRetentionDays: config.storage.contentRetentionDays,
+      retentionDays: config.storage.retentionDays,
+    },
+    [...MIGRATIONS, ...FINOPS_MIGRATIONS],
+  );
   const metrics = deps.metrics ?? createCollectorMetrics({ maxLabelValues: config.metrics.maxLabelValues });
   const spool = new Spool(config.ingest.spoolDir);
   const writer = new BatchWriter({
@@ -93,10 +105,18 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: apiAuth });
   registerScoresRoutes(app, { writer, client: storage.client, database: storage.database, auth: apiAuth });
 
+  const finops = await createFinops({ config, storage, logger: logger.child({ component: "finops" }), ...deps.finops });
+  // Rebuilds budget counters from ClickHouse before the proxy can reserve against them.
+  await finops.start();
+  registerSpendRoutes(app, { finops, auth: apiAuth });
+  registerBudgetsRoutes(app, { finops, auth: apiAuth });
+
   const alertEngine = createAlertEngine({
     client: storage.client,
     database: storage.database,
-    rules: config.alerts.enabled ? loadRules(config.alerts.rulesGlob) : [],
+    rules: config.alerts.enabled ? [...loadRules(config.alerts.rulesGlob), ...finops.alertRules] : [],
+    budgets: finops.budgets,
+    anomalies: finops.anomalies,
     notifiers: createNotifiers(config.alerts.notifiers, deps.env ?? {}),
     logger: logger.child({ component: "alerts" }),
     intervalMs: config.alerts.intervalMs,
@@ -115,11 +135,13 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     metrics,
     storage,
     config,
+    finops,
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
       await alertEngine.close();
+      await finops.close();
       await workers?.close();
       await writer.close();
       await storage.close();

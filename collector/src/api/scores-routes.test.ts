@@ -240,7 +240,10 @@ describe("POST /api/v1/scores", () => {
 });
 
 async function countAll(): Promise<number> {
-  const rs = await storage.client.query({ query: `SELECT count() AS n FROM ${db}.scores FINAL`, format: "JSONEachRow" });
+  const rs = await storage.client.query({
+    query: `SELECT count() AS n FROM ${db}.scores FINAL`,
+    format: "JSONEachRow",
+  });
   return Number((await rs.json<{ n: number | string }>())[0]?.n ?? 0);
 }
 

@@ -5,9 +5,14 @@ import { isTokenmeterError } from "../errors.js";
 const USAGE = `usage: tokenmeter <command> [options]
 
 commands:
-  start                  run the collector (and proxy) on embedded ClickHouse or CLICKHOUSE_URL
+  start                  run the collector and the proxy on embedded ClickHouse or CLICKHOUSE_URL
+  proxy --collector URL  run the proxy alone, sending spans to a remote collector
   alerts check [files]   validate and lint alert rules (default: the configured rules glob)
   demo [options]         fill a running tokenmeter with demo traffic (tokenmeter demo --help)
+  spend [options]        spend by team, model, ... (--by team,model --since 30d; --forecast, --savings)
+  prices show|validate|diff   inspect and check the price book
+  reprice --from --to    re-rate stored calls after a price fix (idempotent)
+  export focus --month   FOCUS 1.2 chargeback export (csv or parquet)
 
 options:
   -c, --config F   tokenmeter.yaml to use (default: TOKENMETER_CONFIG)
@@ -37,6 +42,26 @@ async function main(argv: string[]): Promise<number> {
     case "demo": {
       const { runDemo } = await import("./demo.js");
       return runDemo(rest, { configFile });
+    }
+    case "proxy": {
+      const { runProxy } = await import("./proxy.js");
+      return runProxy(rest, { configFile });
+    }
+    case "prices": {
+      const { runPrices } = await import("./prices.js");
+      return runPrices(rest, { configFile });
+    }
+    case "reprice": {
+      const { runReprice } = await import("./reprice.js");
+      return runReprice(rest, { configFile });
+    }
+    case "spend": {
+      const { runSpend } = await import("./spend.js");
+      return runSpend(rest, { configFile });
+    }
+    case "export": {
+      const { runExport } = await import("./export.js");
+      return runExport(rest, { configFile });
     }
     case "start": {
       if (values.help) {

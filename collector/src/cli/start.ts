@@ -1,6 +1,7 @@
 import { buildCollector } from "../app.js";
 import { loadConfig } from "../config/load-config.js";
 import { createLogger } from "../logger.js";
+import { createPipelineSink, startProxy, telemetryDroppedCounter } from "../proxy/index.js";
 import { openStorage } from "../storage/client.js";
 
 export interface StartOptions {
@@ -8,8 +9,9 @@ export interface StartOptions {
 }
 
 /**
- * `tokenmeter start`: collector (and proxy, when configured) in one process. SIGTERM and SIGINT
- * drain the write queue before exit.
+ * `tokenmeter start`: collector and proxy in one process, sharing one pipeline (the proxy's
+ * spans go through it in-process). SIGTERM and SIGINT let calls in flight finish, then drain
+ * the write queue before exit.
  */
 export async function runStart(opts: StartOptions): Promise<void> {
   const config = loadConfig({ file: opts.configFile });
@@ -19,6 +21,23 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const { host, collectorPort } = config.server;
   const address = await collector.app.listen({ host, port: collectorPort });
 
+  const registry = collector.metrics.registry;
+  const proxy = await startProxy({
+    config,
+    logger: logger.child({ component: "proxy" }),
+    registry,
+    env: process.env,
+    hooks: [collector.finops.budgetHook],
+    priceBook: collector.finops.book,
+    sink: createPipelineSink({
+      pipeline: collector.pipeline,
+      writer: collector.writer,
+      dropped: telemetryDroppedCounter(registry).labels({ component: "proxy" }),
+      logger,
+      maxBufferedSpans: config.proxy.maxBufferedSpans,
+    }),
+  });
+
   const where =
     storage.backend === "embedded" ? `embedded ClickHouse at ${config.storage.dataDir}` : "ClickHouse server";
   process.stdout.write(
@@ -26,7 +45,9 @@ export async function runStart(opts: StartOptions): Promise<void> {
       "",
       `tokenmeter is running (storage: ${where})`,
       `  send OTLP/HTTP traces to  ${address}/v1/traces   (OTEL_EXPORTER_OTLP_ENDPOINT=${address})`,
-      `  read calls at             ${address}/api/v1/calls`,
+      `  point OpenAI clients at   ${proxy.url}/openai/v1   (OPENAI_BASE_URL)`,
+      `  point Anthropic clients at ${proxy.url}/anthropic   (ANTHROPIC_BASE_URL)`,
+      `  read calls at             ${address}/api/v1/calls   (spend: /api/v1/spend, budgets: /api/v1/budgets)`,
       `  Prometheus metrics at     ${address}/metrics`,
       "",
     ].join("\n"),
@@ -36,8 +57,9 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down: draining the write queue");
+    logger.info({ signal }, "shutting down: finishing calls in flight, draining the write queue");
     try {
+      await proxy.close(10_000);
       await collector.close();
       logger.flush();
       process.exit(0);

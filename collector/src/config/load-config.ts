@@ -26,6 +26,7 @@ const ENV_FIELDS: ReadonlyArray<readonly [string, readonly [string, string]]> = 
   ["TOKENMETER_MAX_BODY_BYTES", ["ingest", "maxBodyBytes"]],
   ["TOKENMETER_SPOOL_DIR", ["ingest", "spoolDir"]],
   ["TOKENMETER_INGEST_WORKERS", ["ingest", "workers"]],
+  ["REDIS_URL", ["budgets", "redisUrl"]],
   ["TOKENMETER_DEFAULT_TEAM", ["defaults", "team"]],
   ["TOKENMETER_DEFAULT_PROJECT", ["defaults", "project"]],
   ["TOKENMETER_ENVIRONMENT", ["defaults", "environment"]],
