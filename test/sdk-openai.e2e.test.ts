@@ -308,6 +308,30 @@ describe("chat.completions.create", () => {
     expect(row).toMatchObject({ status: "ok", http_status: 200, request_model: "gpt-4o-mini", output: "" });
   });
 
+  it("the redact hook rewrites captured text before it leaves the process; the call itself is untouched", async () => {
+    const id = session("redact");
+    const masked = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${h.fake.url}/v1`, maxRetries: 0 }), {
+      redact: (text) => text.replaceAll("4711", "[order-no]"),
+    });
+    const completion = await masked.chat.completions.create(
+      { model: "gpt-4o-mini", messages: userText("Cancel order 4711 please") },
+      inSession(id),
+    );
+    const reply = fakeReplyText("Cancel order 4711 please");
+    expect(completion.choices[0]?.message.content).toBe(reply);
+    const row = await h.call(id);
+    expect(parseJson(row["input"])).toEqual([
+      { role: "user", parts: [{ type: "text", content: "Cancel order [order-no] please" }] },
+    ]);
+    expect(parseJson(row["output"])).toEqual([
+      {
+        role: "assistant",
+        parts: [{ type: "text", content: reply.replaceAll("4711", "[order-no]") }],
+        finish_reason: "stop",
+      },
+    ]);
+  });
+
   it("clients derived with withOptions() are observed with the same options", async () => {
     const id = session("with-options");
     await openai
