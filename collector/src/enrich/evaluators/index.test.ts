@@ -1,56 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { LlmCallRow } from "../../storage/rows.js";
 import { createEvaluators, EVALUATOR_IDS, evaluatorScoreId, evaluatorsSchema } from "./index.js";
-
-const BASE: LlmCallRow = {
-  timestamp: 1_790_000_000_000_000,
-  trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
-  span_id: "00f067aa0ba902b7",
-  parent_span_id: "",
-  service: "checkout-api",
-  environment: "prod",
-  team: "payments",
-  project: "assistant",
-  user_id: "",
-  session_id: "",
-  feature: "",
-  source: "sdk",
-  convention: "otel_genai",
-  provider: "openai",
-  operation: "chat",
-  request_model: "gpt-4o",
-  response_model: "gpt-4o-2024-08-06",
-  response_id: "",
-  prompt_name: "",
-  prompt_version: "",
-  input_tokens: 120,
-  output_tokens: 40,
-  cache_read_tokens: 0,
-  cache_write_tokens: 0,
-  reasoning_tokens: 0,
-  tokens_estimated: 0,
-  cost_usd: "0.0007",
-  reported_cost_usd: null,
-  priced: 1,
-  price_id: "openai/gpt-4o",
-  duration_ms: 850,
-  ttft_ms: null,
-  streamed: 0,
-  status: "ok",
-  error_type: "",
-  finish_reason: "stop",
-  http_status: 200,
-  request_params: "{}",
-  input: "",
-  output: "",
-  redacted: 0,
-  cache_hit: 0,
-  tags: {},
-};
-
-function row(overrides: Partial<LlmCallRow> = {}): LlmCallRow {
-  return { ...BASE, ...overrides };
-}
+import { BASE_ROW, row } from "./test-row.js";
 
 function output(text: string, finish = "stop"): string {
   return JSON.stringify([{ role: "assistant", parts: [{ type: "text", content: text }], finish_reason: finish }]);
@@ -94,9 +44,9 @@ describe("createEvaluators", () => {
     for (const s of scores) {
       expect(s).toMatchObject({
         source: "evaluator",
-        trace_id: BASE.trace_id,
-        span_id: BASE.span_id,
-        timestamp: BASE.timestamp,
+        trace_id: BASE_ROW.trace_id,
+        span_id: BASE_ROW.span_id,
+        timestamp: BASE_ROW.timestamp,
         data_type: "boolean",
       });
     }
@@ -108,7 +58,7 @@ describe("createEvaluators", () => {
     const again = evaluate(row({ output: output("Hi") }));
     expect(again.map((s) => s.score_id)).toEqual(first.map((s) => s.score_id));
     expect(new Set(first.map((s) => s.score_id)).size).toBe(first.length);
-    expect(first[0]?.score_id).toBe(evaluatorScoreId(BASE.trace_id, BASE.span_id, "refusal"));
+    expect(first[0]?.score_id).toBe(evaluatorScoreId(BASE_ROW.trace_id, BASE_ROW.span_id, "refusal"));
     expect(first[0]?.score_id).toMatch(/^[0-9a-f]{32}$/);
     const otherSpan = evaluate(row({ span_id: "1111111111111111", output: output("Hi") }));
     expect(otherSpan[0]?.score_id).not.toBe(first[0]?.score_id);
