@@ -4,16 +4,14 @@ import { OTLPTraceExporter as OTLPProtoExporter } from "@opentelemetry/exporter-
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildCollector, type Collector } from "../collector/src/app.js";
-import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import type { Collector } from "../collector/src/app.js";
+import { listeningCollector } from "./helpers/collector.js";
 
 let collector: Collector;
 let url: string;
 
 beforeAll(async () => {
-  const { dir, storage } = await embeddedStorage();
-  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
-  url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  ({ collector, url } = await listeningCollector());
 });
 
 afterAll(async () => {

@@ -13,12 +13,12 @@ import { metrics } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OpenAIInstrumentation } from "@opentelemetry/instrumentation-openai";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import OpenAI from "openai";
 import * as openaiV6 from "openai-v6";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildCollector, type Collector } from "../collector/src/app.js";
+import type { Collector } from "../collector/src/app.js";
 import {
   countWords,
   type FakeProvider,
@@ -26,7 +26,7 @@ import {
   reasoningTokensFor,
   startFakeProvider,
 } from "../collector/src/fake-provider/index.js";
-import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { fetchTrace, lastRequestBody, lastSpanNamed, listeningCollector, parsed } from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 
@@ -36,9 +36,8 @@ let provider: NodeTracerProvider;
 const local = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  const { dir, storage } = await embeddedStorage();
-  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
-  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  let url: string;
+  ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": "lf-app" }),
@@ -67,30 +66,11 @@ afterAll(async () => {
   await collector?.close();
 });
 
-async function traceOf(traceId: string): Promise<{ spans: Row[]; calls: Row[] }> {
-  const res = await collector.app.inject({ method: "GET", url: `/api/v1/traces/${traceId}` });
-  expect(res.statusCode).toBe(200);
-  return res.json() as { spans: Row[]; calls: Row[] };
-}
+const traceOf = (traceId: string) => fetchTrace(collector, traceId);
 
-function spansNamed(name: string): ReadableSpan[] {
-  return local.getFinishedSpans().filter((s) => s.name === name);
-}
+const lastSpan = (name: string) => lastSpanNamed(local, name);
 
-function lastSpan(name: string): ReadableSpan {
-  const all = spansNamed(name);
-  const last = all[all.length - 1];
-  if (last === undefined) throw new Error(`no span named ${name}`);
-  return last;
-}
-
-function lastBody(): Record<string, unknown> {
-  return (fake.requests[fake.requests.length - 1]?.body ?? {}) as Record<string, unknown>;
-}
-
-function parsed(value: unknown): unknown {
-  return JSON.parse(String(value));
-}
+const lastBody = () => lastRequestBody(fake);
 
 describe("Langfuse (@langfuse/otel + @langfuse/openai)", () => {
   const client = () =>

@@ -14,16 +14,11 @@ import {
 import { context } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildCollector, type Collector } from "../collector/src/app.js";
+import type { Collector } from "../collector/src/app.js";
 import {
   countWords,
   type FakeProvider,
@@ -32,7 +27,7 @@ import {
   startFakeProvider,
   toolCallTokens,
 } from "../collector/src/fake-provider/index.js";
-import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { lastRequestBody, lastSpanNamed, listeningCollector, parsed } from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 
@@ -43,9 +38,8 @@ let client: OpenAI;
 const local = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  const { dir, storage } = await embeddedStorage();
-  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
-  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  let url: string;
+  ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": "oi-app" }),
@@ -85,21 +79,7 @@ interface TreeNode {
   children: TreeNode[];
 }
 
-function spanNamed(name: string): ReadableSpan {
-  const found = local.getFinishedSpans().filter((s) => s.name === name);
-  const last = found[found.length - 1];
-  if (last === undefined) throw new Error(`no span named ${name}`);
-  return last;
-}
-
-function lastRequestBody(): Record<string, unknown> {
-  const req = fake.requests[fake.requests.length - 1];
-  return (req?.body ?? {}) as Record<string, unknown>;
-}
-
-function parsed(value: unknown): unknown {
-  return JSON.parse(String(value));
-}
+const spanNamed = (name: string) => lastSpanNamed(local, name);
 
 describe("OpenInference (@arizeai/openinference-instrumentation-openai)", () => {
   it("agent-run-with-a-tool-calling-chat-becomes-one-call-under-an-aggregate-agent-span", async () => {
@@ -138,7 +118,7 @@ describe("OpenInference (@arizeai/openinference-instrumentation-openai)", () => 
       },
     );
     const completion = await context.with(ctx, agent);
-    const body = lastRequestBody();
+    const body = lastRequestBody(fake);
     await provider.forceFlush();
 
     const llmSpan = spanNamed("OpenAI Chat Completions");

@@ -8,14 +8,14 @@ import { type ProxyTracerProvider, trace } from "@opentelemetry/api";
 import * as openaiModule from "openai";
 import { Openlit } from "openlit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildCollector, type Collector } from "../collector/src/app.js";
+import type { Collector } from "../collector/src/app.js";
 import {
   countWords,
   type FakeProvider,
   openaiChatPromptTokens,
   startFakeProvider,
 } from "../collector/src/fake-provider/index.js";
-import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { lastRequestBody, listeningCollector, parsed } from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 
@@ -30,9 +30,8 @@ let fake: FakeProvider;
 let client: openaiModule.OpenAI;
 
 beforeAll(async () => {
-  const { dir, storage } = await embeddedStorage();
-  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
-  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  let url: string;
+  ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
   Openlit.init({
     applicationName: "lit-app",
@@ -106,13 +105,7 @@ async function callsOfTrace(traceId: string): Promise<Row[]> {
   return (res.json() as { calls: Row[] }).calls;
 }
 
-function lastBody(): Record<string, unknown> {
-  return (fake.requests[fake.requests.length - 1]?.body ?? {}) as Record<string, unknown>;
-}
-
-function parsed(value: unknown): unknown {
-  return JSON.parse(String(value));
-}
+const lastBody = () => lastRequestBody(fake);
 
 describe("OpenLIT (openlit SDK)", () => {
   it("chat-with-cached-prompt-keeps-openlit-cost-as-reported-and-prices-it-again", async () => {

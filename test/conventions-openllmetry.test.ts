@@ -16,7 +16,6 @@ import {
   BasicTracerProvider,
   BatchSpanProcessor,
   InMemorySpanExporter,
-  type ReadableSpan,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import * as traceloop from "@traceloop/node-server-sdk";
@@ -24,7 +23,7 @@ import * as openaiV5 from "openai-v5";
 import * as openaiV6 from "openai-v6";
 import { OpenAIInstrumentation as LegacyOpenAIInstrumentation } from "traceloop-instrumentation-openai-legacy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildCollector, type Collector } from "../collector/src/app.js";
+import type { Collector } from "../collector/src/app.js";
 import {
   countWords,
   type FakeProvider,
@@ -33,7 +32,7 @@ import {
   startFakeProvider,
   toolCallTokens,
 } from "../collector/src/fake-provider/index.js";
-import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { fetchTrace, lastSpanNamed, listeningCollector, parsed, requestBodies } from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 type TraceloopOpenAI = NonNullable<
@@ -46,9 +45,8 @@ let legacyProvider: BasicTracerProvider;
 const legacySpans = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  const { dir, storage } = await embeddedStorage();
-  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
-  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  let url: string;
+  ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
 
   // Traceloop's documented switch: without it, streamed calls get a tiktoken estimate that the
@@ -82,26 +80,11 @@ afterAll(async () => {
   await collector?.close();
 });
 
-async function traceOf(traceId: string): Promise<{ spans: Row[]; calls: Row[] }> {
-  const res = await collector.app.inject({ method: "GET", url: `/api/v1/traces/${traceId}` });
-  expect(res.statusCode).toBe(200);
-  return res.json() as { spans: Row[]; calls: Row[] };
-}
+const traceOf = (traceId: string) => fetchTrace(collector, traceId);
 
-function legacySpan(name: string): ReadableSpan {
-  const found = legacySpans.getFinishedSpans().filter((s) => s.name === name);
-  const last = found[found.length - 1];
-  if (last === undefined) throw new Error(`no span named ${name}`);
-  return last;
-}
+const legacySpan = (name: string) => lastSpanNamed(legacySpans, name);
 
-function bodies(): Record<string, unknown>[] {
-  return fake.requests.map((r) => (r.body ?? {}) as Record<string, unknown>);
-}
-
-function parsed(value: unknown): unknown {
-  return JSON.parse(String(value));
-}
+const bodies = () => requestBodies(fake);
 
 describe("OpenLLMetry: @traceloop/node-server-sdk", () => {
   it("workflow-with-association-properties-gives-user-session-tags-and-one-row-per-call", async () => {

@@ -9,26 +9,19 @@ import { metrics, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OpenAIInstrumentation } from "@opentelemetry/instrumentation-openai";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type OpenAI from "openai";
 import * as openaiV6 from "openai-v6";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildCollector, type Collector } from "../collector/src/app.js";
+import type { Collector } from "../collector/src/app.js";
 import {
   countWords,
   type FakeProvider,
   openaiChatPromptTokens,
   startFakeProvider,
 } from "../collector/src/fake-provider/index.js";
-import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
-
-type Row = Record<string, unknown>;
+import { fetchTrace, lastSpanNamed, listeningCollector, requestBodies } from "./helpers/collector.js";
 
 let collector: Collector;
 let fake: FakeProvider;
@@ -39,9 +32,8 @@ const otel = new OpenAIInstrumentation({ captureMessageContent: true });
 const openInference = new OpenInferenceOpenAIInstrumentation();
 
 beforeAll(async () => {
-  const { dir, storage } = await embeddedStorage();
-  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
-  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  let url: string;
+  ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": "otel-app", "deployment.environment.name": "test" }),
@@ -65,22 +57,11 @@ afterAll(async () => {
   await collector?.close();
 });
 
-async function traceOf(traceId: string): Promise<{ spans: Row[]; calls: Row[] }> {
-  const res = await collector.app.inject({ method: "GET", url: `/api/v1/traces/${traceId}` });
-  expect(res.statusCode).toBe(200);
-  return res.json() as { spans: Row[]; calls: Row[] };
-}
+const traceOf = (traceId: string) => fetchTrace(collector, traceId);
 
-function lastSpan(name: string): ReadableSpan {
-  const found = local.getFinishedSpans().filter((s) => s.name === name);
-  const last = found[found.length - 1];
-  if (last === undefined) throw new Error(`no span named ${name}`);
-  return last;
-}
+const lastSpan = (name: string) => lastSpanNamed(local, name);
 
-function bodies(): Record<string, unknown>[] {
-  return fake.requests.map((r) => (r.body ?? {}) as Record<string, unknown>);
-}
+const bodies = () => requestBodies(fake);
 
 describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
   it("chat-stream-and-embeddings-under-one-parent-are-three-exact-rows", async () => {

@@ -17,7 +17,7 @@ import {
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { embed, generateText, streamText } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildCollector, type Collector } from "../collector/src/app.js";
+import type { Collector } from "../collector/src/app.js";
 import {
   countWords,
   type FakeProvider,
@@ -25,7 +25,7 @@ import {
   reasoningTokensFor,
   startFakeProvider,
 } from "../collector/src/fake-provider/index.js";
-import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { fetchTrace, lastRequestBody, lastSpanNamed, listeningCollector, parsed } from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 
@@ -51,9 +51,8 @@ const current = new OpenTelemetry({
 const legacy = new LegacyOpenTelemetry();
 
 beforeAll(async () => {
-  const { dir, storage } = await embeddedStorage();
-  collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
-  const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
+  let url: string;
+  ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": "ai-sdk-app" }),
@@ -73,26 +72,11 @@ afterAll(async () => {
   await collector?.close();
 });
 
-async function traceOf(traceId: string): Promise<{ spans: Row[]; calls: Row[] }> {
-  const res = await collector.app.inject({ method: "GET", url: `/api/v1/traces/${traceId}` });
-  expect(res.statusCode).toBe(200);
-  return res.json() as { spans: Row[]; calls: Row[] };
-}
+const traceOf = (traceId: string) => fetchTrace(collector, traceId);
 
-function lastSpan(name: string): ReadableSpan {
-  const found = local.getFinishedSpans().filter((s) => s.name === name);
-  const last = found[found.length - 1];
-  if (last === undefined) throw new Error(`no span named ${name}`);
-  return last;
-}
+const lastSpan = (name: string) => lastSpanNamed(local, name);
 
-function lastBody(): Record<string, unknown> {
-  return (fake.requests[fake.requests.length - 1]?.body ?? {}) as Record<string, unknown>;
-}
-
-function parsed(value: unknown): unknown {
-  return JSON.parse(String(value));
-}
+const lastBody = () => lastRequestBody(fake);
 
 const RUNTIME = { userId: "user-ai-1", sessionId: "sess-ai-1", requestId: "req-1" };
 const INCLUDE = { userId: true, sessionId: true } as const;
