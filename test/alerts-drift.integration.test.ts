@@ -8,6 +8,7 @@ import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import type { LlmCallRow, ScoreRow } from "../collector/src/storage/rows.js";
 import { embeddedStorage, silentLogger } from "./helpers/embedded.js";
+import { llmCallRow } from "./helpers/rows.js";
 
 /**
  * The acceptance test of drift alerting: a week of normal traffic for two groups with the same
@@ -43,49 +44,18 @@ function gaussian(seed: number): () => number {
 }
 
 function call(fields: Partial<LlmCallRow> & Pick<LlmCallRow, "timestamp" | "trace_id" | "span_id">): LlmCallRow {
-  return {
-    parent_span_id: "",
+  return llmCallRow({
     service: "app",
     environment: "prod",
-    team: "",
-    project: "",
-    user_id: "",
-    session_id: "",
-    feature: "",
-    source: "sdk",
-    convention: "otel_genai",
-    provider: "openai",
-    operation: "chat",
-    request_model: "",
-    response_model: "",
-    response_id: "",
-    prompt_name: "",
-    prompt_version: "",
     input_tokens: 300,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    reasoning_tokens: 0,
-    tokens_estimated: 0,
     cost_usd: "0.001",
-    reported_cost_usd: null,
     priced: 1,
     price_id: "openai/gpt-4o",
     duration_ms: 1200,
-    ttft_ms: null,
-    streamed: 0,
-    status: "ok",
-    error_type: "",
-    finish_reason: "stop",
-    http_status: 200,
-    request_params: "{}",
     input: "[]",
     output: "[]",
-    redacted: 0,
-    cache_hit: 0,
-    tags: {},
     ...fields,
-  };
+  });
 }
 
 function seed(): { calls: LlmCallRow[]; scores: ScoreRow[] } {

@@ -13,6 +13,7 @@ import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import type { LlmCallRow } from "../collector/src/storage/rows.js";
 import { embeddedStorage, silentLogger } from "./helpers/embedded.js";
+import { llmCallRow } from "./helpers/rows.js";
 
 const db = "t_alerts_engine";
 const MIN = 60_000;
@@ -24,51 +25,24 @@ let seq = 0;
 
 function call(fields: Partial<LlmCallRow> & Pick<LlmCallRow, "timestamp">): LlmCallRow {
   const id = (seq++).toString(16);
-  return {
+  return llmCallRow({
     trace_id: id.padStart(32, "0"),
     span_id: id.padStart(16, "0"),
-    parent_span_id: "",
     service: "app",
     environment: "prod",
-    team: "",
-    project: "",
-    user_id: "",
-    session_id: "",
-    feature: "",
     source: "proxy",
-    convention: "otel_genai",
-    provider: "openai",
-    operation: "chat",
     request_model: "gpt-4o",
     response_model: "gpt-4o-2024-08-06",
-    response_id: "",
-    prompt_name: "",
-    prompt_version: "",
     input_tokens: 100,
     output_tokens: 50,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    reasoning_tokens: 0,
-    tokens_estimated: 0,
     cost_usd: "0.0005",
-    reported_cost_usd: null,
     priced: 1,
     price_id: "openai/gpt-4o",
     duration_ms: 100,
-    ttft_ms: null,
-    streamed: 0,
-    status: "ok",
-    error_type: "",
-    finish_reason: "stop",
-    http_status: 200,
-    request_params: "{}",
     input: "[]",
     output: "[]",
-    redacted: 0,
-    cache_hit: 0,
-    tags: {},
     ...fields,
-  };
+  });
 }
 
 /** Calls every `stepMs` in [from, to). */

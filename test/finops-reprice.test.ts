@@ -10,6 +10,7 @@ import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import type { LlmCallRow } from "../collector/src/storage/rows.js";
 import { embeddedStorage, testConfig } from "./helpers/embedded.js";
+import { llmCallRow } from "./helpers/rows.js";
 
 let storage: StorageClient;
 let config: Config;
@@ -64,51 +65,19 @@ const DAY = 86_400_000;
 let seq = 0;
 function row(partial: Partial<LlmCallRow> & { timestamp: number }): LlmCallRow {
   seq++;
-  return {
+  return llmCallRow({
     trace_id: seq.toString(16).padStart(32, "0"),
     span_id: seq.toString(16).padStart(16, "0"),
-    parent_span_id: "",
     service: "svc",
     environment: "test",
     team: "search",
     project: "web",
-    user_id: "",
-    session_id: "",
-    feature: "",
-    source: "sdk",
-    convention: "otel_genai",
-    provider: "openai",
-    operation: "chat",
     request_model: "gpt-test",
-    response_model: "",
-    response_id: "",
-    prompt_name: "",
-    prompt_version: "",
     input_tokens: 1000,
     output_tokens: 100,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    reasoning_tokens: 0,
-    tokens_estimated: 0,
-    cost_usd: null,
-    reported_cost_usd: null,
-    priced: 0,
-    price_id: "",
     duration_ms: 100,
-    ttft_ms: null,
-    streamed: 0,
-    status: "ok",
-    error_type: "",
-    finish_reason: "stop",
-    http_status: 200,
-    request_params: "{}",
-    input: "",
-    output: "",
-    redacted: 0,
-    cache_hit: 0,
-    tags: {},
     ...partial,
-  };
+  });
 }
 
 /** What the ingest pipeline does: price from the catalog, then list vs effective (rating.ts). */
