@@ -1,27 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
 import { langfuseAdapter } from "./langfuse.js";
+import { START_US, spanMaker } from "./test-span.js";
 import type { CallFacts } from "./types.js";
 
-const START_US = 1_767_225_600_000_000;
-
-function makeSpan(attributes: Attributes, extra: Partial<DecodedSpan> = {}): DecodedSpan {
-  return {
-    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
-    spanId: "00f067aa0ba902b7",
-    parentSpanId: "",
-    name: "anthropic-call",
-    kind: 1,
-    startTimeUs: START_US,
-    endTimeUs: START_US + 2_000_000,
-    attributes,
-    events: [],
-    status: { code: 0, message: "" },
-    resource: { attributes: { "service.name": "py-app" } },
-    scope: { name: "langfuse-sdk", version: "3.2.0" },
-    ...extra,
-  };
-}
+const makeSpan = spanMaker({
+  name: "anthropic-call",
+  kind: 1,
+  endTimeUs: START_US + 2_000_000,
+  resource: { attributes: { "service.name": "py-app" } },
+  scope: { name: "langfuse-sdk", version: "3.2.0" },
+});
 
 function extract(span: DecodedSpan): CallFacts {
   expect(langfuseAdapter.detect(span)).toBe(true);

@@ -1,27 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
 import { openInferenceAdapter } from "./openinference.js";
+import { START_US, spanMaker } from "./test-span.js";
 import type { CallFacts } from "./types.js";
 
-const START_US = 1_767_225_600_000_000;
-
-function makeSpan(attributes: Attributes, extra: Partial<DecodedSpan> = {}): DecodedSpan {
-  return {
-    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
-    spanId: "00f067aa0ba902b7",
-    parentSpanId: "",
-    name: "ChatAnthropic",
-    kind: 1,
-    startTimeUs: START_US,
-    endTimeUs: START_US + 3_000_000,
-    attributes,
-    events: [],
-    status: { code: 1, message: "" },
-    resource: { attributes: { "service.name": "py-agent" } },
-    scope: { name: "openinference.instrumentation.langchain", version: "0.1.40" },
-    ...extra,
-  };
-}
+const makeSpan = spanMaker({
+  name: "ChatAnthropic",
+  kind: 1,
+  endTimeUs: START_US + 3_000_000,
+  status: { code: 1, message: "" },
+  resource: { attributes: { "service.name": "py-agent" } },
+  scope: { name: "openinference.instrumentation.langchain", version: "0.1.40" },
+});
 
 function extract(span: DecodedSpan): CallFacts {
   expect(openInferenceAdapter.detect(span)).toBe(true);

@@ -1,28 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { Attributes, DecodedSpan, SpanEvent } from "../otlp/types.js";
 import { normalizeProvider, otelGenAiAdapter, secondsToMs } from "./otel-genai.js";
+import { START_US, spanMaker } from "./test-span.js";
 import type { CallFacts } from "./types.js";
 import { correctUsage } from "./usage.js";
 
-const START_US = 1_767_225_600_000_000;
-
-function makeSpan(attributes: Attributes, extra: Partial<DecodedSpan> = {}): DecodedSpan {
-  return {
-    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
-    spanId: "00f067aa0ba902b7",
-    parentSpanId: "",
-    name: "chat gpt-4o",
-    kind: 3,
-    startTimeUs: START_US,
-    endTimeUs: START_US + 1_250_000,
-    attributes,
-    events: [],
-    status: { code: 0, message: "" },
-    resource: { attributes: { "service.name": "checkout-api" } },
-    scope: { name: "@opentelemetry/instrumentation-openai", version: "0.5.0" },
-    ...extra,
-  };
-}
+const makeSpan = spanMaker({
+  name: "chat gpt-4o",
+  kind: 3,
+  endTimeUs: START_US + 1_250_000,
+  resource: { attributes: { "service.name": "checkout-api" } },
+  scope: { name: "@opentelemetry/instrumentation-openai", version: "0.5.0" },
+});
 
 function event(name: string, attributes: Attributes, offsetUs = 1000): SpanEvent {
   return { name, timeUs: START_US + offsetUs, attributes };

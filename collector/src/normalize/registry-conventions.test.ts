@@ -1,27 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
 import { createNormalizer, dedupeCalls, defaultAdapters, type NormalizedCall } from "./registry.js";
+import { START_US, spanMaker } from "./test-span.js";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
-const START_US = 1_767_225_600_000_000;
-
-function makeSpan(attributes: Attributes, extra: Partial<DecodedSpan> = {}): DecodedSpan {
-  return {
-    traceId: TRACE,
-    spanId: "00f067aa0ba902b7",
-    parentSpanId: "",
-    name: "span",
-    kind: 1,
-    startTimeUs: START_US,
-    endTimeUs: START_US + 1_000_000,
-    attributes,
-    events: [],
-    status: { code: 0, message: "" },
-    resource: { attributes: { "service.name": "app" } },
-    scope: { name: "some-scope", version: "1" },
-    ...extra,
-  };
-}
+const makeSpan = spanMaker({
+  name: "span",
+  kind: 1,
+  endTimeUs: START_US + 1_000_000,
+  resource: { attributes: { "service.name": "app" } },
+  scope: { name: "some-scope", version: "1" },
+});
 
 const normalizer = createNormalizer(defaultAdapters, {});
 

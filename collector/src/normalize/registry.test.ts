@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Attributes, DecodedSpan, SpanEvent } from "../otlp/types.js";
+import type { Attributes, SpanEvent } from "../otlp/types.js";
 import { otelGenAiAdapter } from "./otel-genai.js";
 import {
   createNormalizer,
@@ -11,10 +11,10 @@ import {
   MAX_EVENTS_JSON_CHARS,
   type NormalizedCall,
 } from "./registry.js";
+import { START_US, spanMaker } from "./test-span.js";
 import type { CallFacts, ConventionAdapter } from "./types.js";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
-const START_US = 1_767_225_600_000_000;
 const RESOURCE = {
   attributes: {
     "service.name": "support-bot",
@@ -23,23 +23,14 @@ const RESOURCE = {
   },
 };
 
-function makeSpan(attributes: Attributes, extra: Partial<DecodedSpan> = {}): DecodedSpan {
-  return {
-    traceId: TRACE,
-    spanId: "00f067aa0ba902b7",
-    parentSpanId: "53995c3f42cd8ad8",
-    name: "chat gpt-4o",
-    kind: 3,
-    startTimeUs: START_US,
-    endTimeUs: START_US + 1_234_500,
-    attributes,
-    events: [],
-    status: { code: 0, message: "" },
-    resource: RESOURCE,
-    scope: { name: "@opentelemetry/instrumentation-openai", version: "0.5.0" },
-    ...extra,
-  };
-}
+const makeSpan = spanMaker({
+  parentSpanId: "53995c3f42cd8ad8",
+  name: "chat gpt-4o",
+  kind: 3,
+  endTimeUs: START_US + 1_234_500,
+  resource: RESOURCE,
+  scope: { name: "@opentelemetry/instrumentation-openai", version: "0.5.0" },
+});
 
 const CHAT_ATTRS: Attributes = {
   "gen_ai.operation.name": "chat",

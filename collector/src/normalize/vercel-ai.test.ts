@@ -1,27 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
+import { START_US, spanMaker } from "./test-span.js";
 import type { CallFacts } from "./types.js";
 import { vercelAiAdapter } from "./vercel-ai.js";
 
-const START_US = 1_767_225_600_000_000;
-
-function makeSpan(attributes: Attributes, extra: Partial<DecodedSpan> = {}): DecodedSpan {
-  return {
-    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
-    spanId: "00f067aa0ba902b7",
-    parentSpanId: "1111111111111111",
-    name: "ai.streamText.doStream",
-    kind: 1,
-    startTimeUs: START_US,
-    endTimeUs: START_US + 2_000_000,
-    attributes,
-    events: [],
-    status: { code: 0, message: "" },
-    resource: { attributes: { "service.name": "next-app" } },
-    scope: { name: "ai", version: "" },
-    ...extra,
-  };
-}
+const makeSpan = spanMaker({
+  parentSpanId: "1111111111111111",
+  name: "ai.streamText.doStream",
+  kind: 1,
+  endTimeUs: START_US + 2_000_000,
+  resource: { attributes: { "service.name": "next-app" } },
+  scope: { name: "ai", version: "" },
+});
 
 function extract(span: DecodedSpan): CallFacts {
   expect(vercelAiAdapter.detect(span)).toBe(true);
