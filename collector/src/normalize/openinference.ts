@@ -32,15 +32,14 @@ import { callStatus, evaluationScores, normalizeProvider } from "./otel-genai.js
 import {
   addListTags,
   addObjectTags,
+  applyUsage,
   emptyFacts,
   firstEventOffsetMs,
   isRecord,
   objectAttr,
   paramsJson,
-  tokens,
 } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification, SpanScore } from "./types.js";
-import { correctUsage } from "./usage.js";
 
 export const OPENINFERENCE = "openinference";
 
@@ -94,21 +93,13 @@ function extract(span: DecodedSpan): CallFacts {
   facts.request_model = requestModel ?? responseModel;
   facts.response_model = requestModel === undefined ? "" : responseModel;
 
-  const promptRaw = num(a, PROMPT_TOKENS);
-  const completionRaw = num(a, COMPLETION_TOKENS);
-  const usage = correctUsage({
-    input: promptRaw ?? 0,
-    output: completionRaw ?? 0,
-    cacheRead: firstNum(a, CACHE_READ_KEYS) ?? 0,
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS) ?? 0,
-    reasoning: firstNum(a, REASONING_KEYS) ?? 0,
+  applyUsage(facts, {
+    input: num(a, PROMPT_TOKENS),
+    output: num(a, COMPLETION_TOKENS),
+    cacheRead: firstNum(a, CACHE_READ_KEYS),
+    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
+    reasoning: firstNum(a, REASONING_KEYS),
   });
-  facts.input_tokens = tokens(usage.input);
-  facts.output_tokens = tokens(usage.output);
-  facts.cache_read_tokens = tokens(usage.cacheRead);
-  facts.cache_write_tokens = tokens(usage.cacheWrite);
-  facts.reasoning_tokens = tokens(usage.reasoning);
-  facts.usageMissing = promptRaw === undefined && completionRaw === undefined;
 
   facts.ttft_ms = firstEventOffsetMs(span, FIRST_TOKEN_EVENTS);
   facts.streamed = facts.ttft_ms !== null || invocation?.["stream"] === true ? 1 : 0;

@@ -18,9 +18,8 @@ import type { DecodedSpan } from "../otlp/types.js";
 import { bool, firstNum, firstStr, hasAny, str } from "./attr.js";
 import { otelMessages } from "./messages.js";
 import { isModelCallOperation, otelGenAiAdapter, otelOperation, secondsToMs } from "./otel-genai.js";
-import { tokens } from "./span-facts.js";
+import { applyUsage } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
-import { correctUsage } from "./usage.js";
 
 export const OPENLIT = "openlit";
 
@@ -65,21 +64,13 @@ function extract(span: DecodedSpan): CallFacts {
   const a = span.attributes;
   const facts = otelGenAiAdapter.extract(span);
 
-  const inputRaw = firstNum(a, INPUT_KEYS);
-  const outputRaw = firstNum(a, OUTPUT_KEYS);
-  const usage = correctUsage({
-    input: inputRaw ?? 0,
-    output: outputRaw ?? 0,
-    cacheRead: firstNum(a, CACHE_READ_KEYS) ?? 0,
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS) ?? 0,
-    reasoning: firstNum(a, REASONING_KEYS) ?? 0,
+  applyUsage(facts, {
+    input: firstNum(a, INPUT_KEYS),
+    output: firstNum(a, OUTPUT_KEYS),
+    cacheRead: firstNum(a, CACHE_READ_KEYS),
+    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
+    reasoning: firstNum(a, REASONING_KEYS),
   });
-  facts.input_tokens = tokens(usage.input);
-  facts.output_tokens = tokens(usage.output);
-  facts.cache_read_tokens = tokens(usage.cacheRead);
-  facts.cache_write_tokens = tokens(usage.cacheWrite);
-  facts.reasoning_tokens = tokens(usage.reasoning);
-  facts.usageMissing = inputRaw === undefined && outputRaw === undefined;
 
   // OpenLIT writes the system prompt both into gen_ai.input.messages and into
   // gen_ai.system_instructions; prepending the latter would show it twice.

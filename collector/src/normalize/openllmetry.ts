@@ -26,9 +26,8 @@ import {
   stringifyMessages,
 } from "./messages.js";
 import { isModelCallOperation, otelGenAiAdapter, otelOperation } from "./otel-genai.js";
-import { addPrefixedTags, firstEventOffsetMs, tokens } from "./span-facts.js";
+import { addPrefixedTags, applyUsage, firstEventOffsetMs } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
-import { correctUsage } from "./usage.js";
 
 export const OPENLLMETRY = "openllmetry";
 
@@ -112,21 +111,13 @@ function extract(span: DecodedSpan): CallFacts {
   const facts = otelGenAiAdapter.extract(span);
   facts.operation = operationOf(a);
 
-  const inputRaw = firstNum(a, INPUT_KEYS);
-  const outputRaw = firstNum(a, OUTPUT_KEYS);
-  const usage = correctUsage({
-    input: inputRaw ?? 0,
-    output: outputRaw ?? 0,
-    cacheRead: firstNum(a, CACHE_READ_KEYS) ?? 0,
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS) ?? 0,
-    reasoning: firstNum(a, REASONING_KEYS) ?? 0,
+  applyUsage(facts, {
+    input: firstNum(a, INPUT_KEYS),
+    output: firstNum(a, OUTPUT_KEYS),
+    cacheRead: firstNum(a, CACHE_READ_KEYS),
+    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
+    reasoning: firstNum(a, REASONING_KEYS),
   });
-  facts.input_tokens = tokens(usage.input);
-  facts.output_tokens = tokens(usage.output);
-  facts.cache_read_tokens = tokens(usage.cacheRead);
-  facts.cache_write_tokens = tokens(usage.cacheWrite);
-  facts.reasoning_tokens = tokens(usage.reasoning);
-  facts.usageMissing = inputRaw === undefined && outputRaw === undefined;
 
   if (facts.input === "") facts.input = stringifyMessages(indexedMessages(a, "gen_ai.prompt", "user"));
   if (facts.output === "") {

@@ -7,6 +7,7 @@
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
 import { parseJson, parseJsonLoose, toBool, toNum } from "./attr.js";
 import type { CallFacts } from "./types.js";
+import { correctUsage } from "./usage.js";
 
 /** A CallFacts with nothing known yet; adapters fill in what their convention carries. */
 export function emptyFacts(): CallFacts {
@@ -204,4 +205,33 @@ export function paramsJson(params: Record<string, unknown> | undefined): string 
 /** A token count rounded to an integer (senders sometimes send doubles). */
 export function tokens(n: number): number {
   return Math.round(n);
+}
+
+/** Token counts as a span reports them; undefined where it carries none. */
+export interface ReportedUsage {
+  input: number | undefined;
+  output: number | undefined;
+  cacheRead: number | undefined;
+  cacheWrite: number | undefined;
+  reasoning: number | undefined;
+}
+
+/**
+ * Sets the token counts of `facts` from what the span reports, corrected (see correctUsage) and
+ * rounded. Usage is missing when the span reports neither input nor output tokens.
+ */
+export function applyUsage(facts: CallFacts, reported: ReportedUsage): void {
+  const usage = correctUsage({
+    input: reported.input ?? 0,
+    output: reported.output ?? 0,
+    cacheRead: reported.cacheRead ?? 0,
+    cacheWrite: reported.cacheWrite ?? 0,
+    reasoning: reported.reasoning ?? 0,
+  });
+  facts.input_tokens = tokens(usage.input);
+  facts.output_tokens = tokens(usage.output);
+  facts.cache_read_tokens = tokens(usage.cacheRead);
+  facts.cache_write_tokens = tokens(usage.cacheWrite);
+  facts.reasoning_tokens = tokens(usage.reasoning);
+  facts.usageMissing = reported.input === undefined && reported.output === undefined;
 }

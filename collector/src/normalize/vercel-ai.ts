@@ -36,9 +36,8 @@ import {
   otelOperation,
   secondsToMs,
 } from "./otel-genai.js";
-import { addPrefixedTags, emptyFacts, isRecord, tokens } from "./span-facts.js";
+import { addPrefixedTags, applyUsage, emptyFacts, isRecord } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
-import { correctUsage } from "./usage.js";
 
 export const VERCEL_AI = "vercel_ai";
 
@@ -147,21 +146,13 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
   facts.response_model = str(a, "ai.response.model") ?? str(a, "gen_ai.response.model") ?? "";
   facts.response_id = str(a, "ai.response.id") ?? str(a, "gen_ai.response.id") ?? "";
 
-  const inputRaw = firstNum(a, INPUT_KEYS);
-  const outputRaw = firstNum(a, OUTPUT_KEYS);
-  const usage = correctUsage({
-    input: inputRaw ?? 0,
-    output: outputRaw ?? 0,
-    cacheRead: firstNum(a, CACHE_READ_KEYS) ?? 0,
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS) ?? 0,
-    reasoning: firstNum(a, REASONING_KEYS) ?? 0,
+  applyUsage(facts, {
+    input: firstNum(a, INPUT_KEYS),
+    output: firstNum(a, OUTPUT_KEYS),
+    cacheRead: firstNum(a, CACHE_READ_KEYS),
+    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
+    reasoning: firstNum(a, REASONING_KEYS),
   });
-  facts.input_tokens = tokens(usage.input);
-  facts.output_tokens = tokens(usage.output);
-  facts.cache_read_tokens = tokens(usage.cacheRead);
-  facts.cache_write_tokens = tokens(usage.cacheWrite);
-  facts.reasoning_tokens = tokens(usage.reasoning);
-  facts.usageMissing = inputRaw === undefined && outputRaw === undefined;
 
   let ttft = firstNum(a, TTFT_MS_KEYS);
   if (ttft === undefined) {
