@@ -21,7 +21,8 @@ const ANY_CANDIDATE = /@|\d{3}|sk-|tm_|AKIA|gh[pousr]_|xox|AIza|eyJ|Bearer/;
 /** Phone and card numbers need at least three digits in a row. */
 const HAS_DIGIT_RUN = /\d{3}/;
 
-function luhnValid(digits: string): boolean {
+/** The Luhn checksum of a card number's digits holds. */
+export function luhnValid(digits: string): boolean {
   let sum = 0;
   let double = false;
   for (let i = digits.length - 1; i >= 0; i--) {

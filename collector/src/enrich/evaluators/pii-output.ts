@@ -1,3 +1,4 @@
+import { luhnValid } from "../redact.js";
 import type { EvalInput, Finding } from "./types.js";
 
 export const PII_IN_OUTPUT = "pii_in_output";
@@ -36,21 +37,6 @@ const REDACTED: ReadonlyArray<readonly [string, PiiKind]> = [
   ["[REDACTED_CARD]", "card"],
   ["[REDACTED_SSN]", "ssn"],
 ];
-
-function luhnValid(digits: string): boolean {
-  let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    double = !double;
-  }
-  return sum % 10 === 0;
-}
 
 function hasCard(text: string): boolean {
   CARD.lastIndex = 0;
