@@ -199,7 +199,13 @@ export class BatchWriter {
     // re-encoded on the way, on the embedded engine and over HTTP alike.
     await this.#o.client.command({
       query: `INSERT INTO ${this.#o.database}.${table} FORMAT JSONEachRow\n${text}`,
-      clickhouse_settings: { insert_deduplication_token: token, insert_deduplicate: 1 },
+      // Batches are a few thousand rows: parsing them on one thread costs less CPU than
+      // splitting them across parser threads (measured: about a quarter less per row).
+      clickhouse_settings: {
+        insert_deduplication_token: token,
+        insert_deduplicate: 1,
+        input_format_parallel_parsing: 0,
+      },
     });
     const m = this.#o.metrics?.pipeline;
     if (m) {
