@@ -149,6 +149,9 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
   /** Answer bytes received this turn, written at its end (see onResponseData). */
   #unsent: Buffer | undefined;
   #unsentMore: Buffer[] | undefined;
+  /** Upstream chunks the tap has not read yet (it reads after writing). */
+  #untapped: Buffer[] | undefined;
+  #flushScheduled = false;
 
   // The tap.
   #capture: CallCapture | undefined;
@@ -499,19 +502,31 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       // Written at the end of this turn of the event loop (a microtask, not a timer): chunks
       // the upstream delivered together go out in one write, and when the answer ends in the
       // same read (the common case) the last chunk and the end share one write.
-      if (this.#unsent === undefined) {
-        this.#unsent = out;
-        queueMicrotask(this.#flush);
-      } else {
+      if (this.#unsent === undefined) this.#unsent = out;
+      else {
         this.#unsentMore ??= [];
         this.#unsentMore.push(out);
       }
       this.#record(out);
     }
-    this.#tap(chunk);
+    // The tap reads the chunk only after it has been written to the client.
+    if (this.#capture !== undefined) {
+      this.#untapped ??= [];
+      this.#untapped.push(chunk);
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
   }
 
   #flush = (): void => {
+    this.#flushScheduled = false;
+    this.#writeUnsent();
+    this.#drainTap();
+  };
+
+  #writeUnsent(): void {
     const first = this.#unsent;
     if (first === undefined) return;
     const more = this.#unsentMore;
@@ -539,7 +554,14 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
         controller.resume();
       });
     }
-  };
+  }
+
+  #drainTap(): void {
+    const chunks = this.#untapped;
+    if (chunks === undefined) return;
+    this.#untapped = undefined;
+    for (const c of chunks) this.#tap(c);
+  }
 
   onResponseEnd(): void {
     if (this.#filter !== undefined) {
@@ -560,7 +582,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
         this.#unsent = undefined;
         res.end(last);
       } else {
-        this.#flush();
+        this.#writeUnsent();
         res.end();
       }
     }
@@ -793,6 +815,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       this.#end(failure?.status ?? this.#status);
       return;
     }
+    this.#drainTap();
     this.#closeTap();
     const capture = this.#capture ?? new CallCapture(0);
     const status = this.#status;
