@@ -265,31 +265,68 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     this.#req.on("end", () => {
       if (tooLarge || this.#done) return;
       this.#body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      this.#afterBody().catch((err: unknown) => this.#internalError(err));
+      try {
+        this.#afterBody();
+      } catch (err) {
+        this.#internalError(err);
+      }
     });
   }
 
-  async #afterBody(): Promise<void> {
-    if (this.#clientGone) return this.#finishUnsent();
-    const body = this.#body as Buffer;
+  /**
+   * The body is in. A call that no policy needs to inspect goes upstream at once and is read
+   * afterwards; otherwise the body is read first (cache key, hooks, stream-usage injection).
+   */
+  #afterBody(): void {
+    if (this.#clientGone) {
+      this.#finishUnsent();
+      return;
+    }
     const endpoint = this.#match.endpoint;
-    if (endpoint === undefined) return;
-    const parsed = body.length > 0 ? parseJson(body.toString("utf8")) : undefined;
-    if (isObj(parsed)) {
-      this.#json = parsed;
-      this.#facts = requestFacts(endpoint, parsed, body.length, this.#ctx.captureBytes);
+    const cached = this.#ctx.cache !== undefined && this.#cacheEnabled();
+    const inject =
+      this.#route.injectStreamUsage &&
+      this.#route.format === "openai" &&
+      (endpoint === "chat" || endpoint === "completions");
+    if (this.#ctx.hooks.length === 0 && !cached && !inject) {
+      if (this.#rateLimited(true)) return;
+      this.#dispatch(this.#body as Buffer);
+      this.#prepare();
+      return;
+    }
+    this.#prepare();
+    if (this.#rateLimited(true)) return;
+    this.#gateAndDispatch(cached).catch((err: unknown) => this.#internalError(err));
+  }
+
+  /** Parses the body and gathers the span's request attributes. */
+  #prepare(): void {
+    const body = this.#body;
+    const endpoint = this.#match.endpoint;
+    if (body !== undefined && endpoint !== undefined && body.length > 0) {
+      const parsed = parseJson(body.toString("utf8"));
+      if (isObj(parsed)) {
+        this.#json = parsed;
+        this.#facts = requestFacts(endpoint, parsed, body.length, this.#ctx.captureBytes);
+      }
     }
     this.#attrs = this.#baseAttributes();
+  }
 
-    if (this.#rateLimited(true)) return;
-
+  /** Response cache, hooks and stream-usage injection, then upstream. */
+  async #gateAndDispatch(cached: boolean): Promise<void> {
+    const body = this.#body as Buffer;
+    const endpoint = this.#match.endpoint;
     const cache = this.#ctx.cache;
-    if (cache !== undefined && this.#json !== undefined && this.#cacheEnabled()) {
+    if (cached && cache !== undefined && this.#json !== undefined) {
       const scope = this.#vk !== undefined ? `vk:${this.#vk.id}` : `team:${this.#team}`;
       const key = cacheKey(this.#route.name, this.#req.method ?? "POST", this.#match.upstreamPath, this.#json, scope);
       const hit = cache.get(key);
       this.#ctx.metrics.cacheLookup(this.#route.name, hit !== undefined);
-      if (hit !== undefined) return this.#replay(hit);
+      if (hit !== undefined) {
+        this.#replay(hit);
+        return;
+      }
       this.#cacheKey = key;
     }
 
@@ -304,7 +341,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       if (refused) return;
       if (this.#clientGone) {
         this.#release();
-        return this.#finishUnsent();
+        this.#finishUnsent();
+        return;
       }
     }
 
@@ -632,7 +670,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       // Still reading the body (or refused before sending): nothing upstream to abort.
       this.#finishUnsent();
     }
-    // Dispatched without a controller yet: onRequestStart aborts. Awaiting hooks: #afterBody finishes.
+    // Dispatched without a controller yet: onRequestStart aborts. Awaiting hooks: #gateAndDispatch finishes.
   };
 
   /** Copies what the client received, for the response cache. */
@@ -726,7 +764,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     sendProviderError(this.#res, this.#route.format, reply);
     this.#ctx.metrics.rejected(this.#route.name, reply.code);
     if (record && this.#match.endpoint !== undefined) {
-      this.#attrs ??= this.#baseAttributes();
+      if (this.#attrs === undefined) this.#prepare();
       this.#emit({
         outcome: "error",
         errorType: reply.code,
@@ -748,8 +786,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       res.end(hit.body);
     }
     const f = hit.facts;
-    const attrs = this.#attrs ?? this.#baseAttributes();
-    this.#attrs = attrs;
+    if (this.#attrs === undefined) this.#prepare();
+    const attrs = this.#attrs as Attributes;
     attrs["tokenmeter.cache_hit"] = true;
     this.#ctx.metrics.cacheSaved(this.#route.name, this.#team, f.costUsd === null ? 0 : Number(f.costUsd));
     // The row carries the original call's usage, so it is priced at what the call would have
