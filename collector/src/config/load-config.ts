@@ -27,6 +27,8 @@ const ENV_FIELDS: ReadonlyArray<readonly [string, readonly [string, string]]> = 
   ["TOKENMETER_SPOOL_DIR", ["ingest", "spoolDir"]],
   ["TOKENMETER_INGEST_WORKERS", ["ingest", "workers"]],
   ["REDIS_URL", ["budgets", "redisUrl"]],
+  ["TOKENMETER_OPENAI_BASE_URL", ["proxy", "openaiBaseUrl"]],
+  ["TOKENMETER_ANTHROPIC_BASE_URL", ["proxy", "anthropicBaseUrl"]],
   ["TOKENMETER_DEFAULT_TEAM", ["defaults", "team"]],
   ["TOKENMETER_DEFAULT_PROJECT", ["defaults", "project"]],
   ["TOKENMETER_ENVIRONMENT", ["defaults", "environment"]],
