@@ -101,9 +101,10 @@ export class IngestPipeline {
       ["spans", batch.spans],
       ["llm_calls", batch.llm_calls],
       ["scores", batch.scores],
+      ["call_content", batch.call_content],
     ] as const;
     if (wait) {
-      writer.admit(batch.spans.rows + batch.llm_calls.rows + batch.scores.rows);
+      writer.admit(batch.spans.rows + batch.llm_calls.rows + batch.scores.rows + batch.call_content.rows);
       await Promise.all(tables.map(([t, c]) => writer.writeText(t, c.text, c.rows)));
     } else {
       for (const [t, c] of tables) writer.enqueueText(t, c.text, c.rows);

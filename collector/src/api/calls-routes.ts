@@ -70,8 +70,39 @@ export function registerCallsRoutes(
       format: "JSONEachRow",
       clickhouse_settings: JSON_OUTPUT_SETTINGS,
     });
-    return { calls: await rs.json() };
+    const calls = await rs.json<Record<string, unknown>>();
+    if (content) await fillContentFromEvents(calls);
+    return { calls };
   });
+
+  /**
+   * Calls whose instrumentation sent the messages as OTLP log events (not span attributes) have
+   * empty input/output in llm_calls; their content sits in call_content under the same span.
+   */
+  async function fillContentFromEvents(calls: Record<string, unknown>[]): Promise<void> {
+    const missing = calls.filter((c) => c["input"] === "" && c["output"] === "");
+    if (missing.length === 0) return;
+    const rs = await client.query({
+      query: `SELECT trace_id, span_id, any(input) AS input, any(output) AS output, max(redacted) AS redacted FROM ${db}.call_content WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)} GROUP BY trace_id, span_id`,
+      query_params: {
+        traces: missing.map((c) => String(c["trace_id"])),
+        spans: missing.map((c) => String(c["span_id"])),
+      },
+      format: "JSONEachRow",
+    });
+    const found = new Map(
+      (await rs.json<{ trace_id: string; span_id: string; input: string; output: string; redacted: number }>()).map(
+        (r) => [`${r.trace_id}/${r.span_id}`, r],
+      ),
+    );
+    for (const c of missing) {
+      const f = found.get(`${String(c["trace_id"])}/${String(c["span_id"])}`);
+      if (!f) continue;
+      c["input"] = f.input;
+      c["output"] = f.output;
+      if (Number(f.redacted) > 0) c["redacted"] = 1;
+    }
+  }
 
   app.get("/api/v1/traces/:trace_id", { preHandler }, async (request) => {
     const { trace_id } = parseOrThrow(z.object({ trace_id: hexId(32) }), request.params);
@@ -90,7 +121,10 @@ export function registerCallsRoutes(
       ),
       query(
         `SELECT ${META_COLUMNS}, input, output FROM ${db}.llm_calls WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
-      ),
+      ).then(async (rows) => {
+        await fillContentFromEvents(rows);
+        return rows;
+      }),
       query(
         `SELECT timestamp, score_id, trace_id, span_id, name, value, label, source, comment, data_type FROM ${db}.scores FINAL WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
       ),

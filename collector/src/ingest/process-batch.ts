@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import type { Redactor } from "../enrich/redact.js";
 import { inheritAttribution } from "../normalize/inherit-attribution.js";
+import { contentFromEvents, type EventLike, stringifyMessages } from "../normalize/messages.js";
 import type { NormalizedCall, NormalizedSpan } from "../normalize/registry.js";
 import type { SpanScore } from "../normalize/types.js";
 import { decodeLogs, decodeTraces } from "../otlp/decode.js";
@@ -77,6 +78,8 @@ export interface ProcessedBatch {
   spans: TableChunk;
   llm_calls: TableChunk;
   scores: TableChunk;
+  /** Prompt/response content that arrived as OTLP log events, keyed by the call's span. */
+  call_content: TableChunk;
   calls: CallSummary[];
 }
 
@@ -139,6 +142,18 @@ function summarize(r: LlmCallRow): CallSummary {
     cache_hit: r.cache_hit,
   };
 }
+
+/** Log events that carry a call's messages (GenAI semconv, current and deprecated). */
+const CONTENT_EVENTS = new Set([
+  "gen_ai.client.inference.operation.details",
+  "gen_ai.system.message",
+  "gen_ai.user.message",
+  "gen_ai.assistant.message",
+  "gen_ai.tool.message",
+  "gen_ai.choice",
+  "gen_ai.content.prompt",
+  "gen_ai.content.completion",
+]);
 
 const EMPTY: TableChunk = Object.freeze({ text: "", rows: 0 });
 
@@ -250,6 +265,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
       spans: { text: spansText, rows: spanRows },
       llm_calls: { text: callsText, rows: calls.length },
       scores: { text: scoresText, rows: scoreRows },
+      call_content: EMPTY,
       calls,
     };
   }
@@ -278,11 +294,38 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
       );
       let text = "";
       let rows = 0;
+      // Content events (operation details, the deprecated message events) grouped per call span.
+      const content = new Map<string, { timeUs: number; traceId: string; spanId: string; events: EventLike[] }>();
       for (const rec of decoded.items) {
         const s = evaluationFromLog(rec);
-        if (!s) continue;
-        text += `${JSON.stringify(scoreRow(rec.traceId, rec.spanId, s, "telemetry"))}\n`;
-        rows++;
+        if (s) {
+          text += `${JSON.stringify(scoreRow(rec.traceId, rec.spanId, s, "telemetry"))}\n`;
+          rows++;
+          continue;
+        }
+        if (!rec.traceId || !rec.spanId || !CONTENT_EVENTS.has(rec.eventName)) continue;
+        const key = `${rec.traceId}/${rec.spanId}`;
+        let group = content.get(key);
+        if (!group) {
+          group = { timeUs: rec.timeUs, traceId: rec.traceId, spanId: rec.spanId, events: [] };
+          content.set(key, group);
+        }
+        group.events.push({ name: rec.eventName, attributes: rec.attributes, body: rec.body });
+      }
+      let contentText = "";
+      for (const g of content.values()) {
+        const c = contentFromEvents(g.events);
+        const input = stages.redact(stringifyMessages(c.input));
+        const output = stages.redact(stringifyMessages(c.output));
+        if (input.text === "" && output.text === "") continue;
+        contentText += `${JSON.stringify({
+          timestamp: g.timeUs,
+          trace_id: g.traceId,
+          span_id: g.spanId,
+          input: input.text,
+          output: output.text,
+          redacted: input.redacted || output.redacted ? 1 : 0,
+        })}\n`;
       }
       return {
         received: decoded.items.length + decoded.rejected,
@@ -292,6 +335,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         spans: EMPTY,
         llm_calls: EMPTY,
         scores: { text, rows },
+        call_content: { text: contentText, rows: contentText === "" ? 0 : contentText.split("\n").length - 1 },
         calls: [],
       };
     },

@@ -185,6 +185,27 @@ export const MIGRATIONS: Migration[] = [
       ),
     ],
   },
+  {
+    version: 2,
+    name: "call_content: prompts and responses sent as OTLP log events",
+    statements: (ctx) =>
+      tableStatements(
+        ctx,
+        "call_content",
+        `  timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+  trace_id String CODEC(ZSTD(1)),
+  span_id String CODEC(ZSTD(1)),
+  input String CODEC(ZSTD(3)),
+  output String CODEC(ZSTD(3)),
+  redacted UInt8,
+  INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1`,
+        // Content follows the content retention, not the facts'.
+        `${engine(ctx, "call_content")}\nPARTITION BY toYYYYMM(timestamp)\nORDER BY (trace_id, span_id)${
+          ctx.contentRetentionDays > 0 ? `\nTTL toDateTime(timestamp) + toIntervalDay(${ctx.contentRetentionDays})` : ""
+        }\nSETTINGS ${DEDUP_SETTINGS}`,
+        "cityHash64(trace_id)",
+      ),
+  },
   // Feature migrations live beside their features; version ranges keep them apart.
   ...alertMigrations(),
 ];
