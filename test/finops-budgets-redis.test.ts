@@ -208,7 +208,9 @@ await Promise.all(Array.from({ length: 150 }, async (_, i) => {
 process.stdout.write(JSON.stringify({ allowed, spent }));
 await enforcer.close();
 `;
-      const startAt = String(Date.now() + 2000);
+      // A generous common start: on a loaded machine one child's start-up can take seconds, and
+      // the other must not spend the budget alone before it connects.
+      const startAt = String(Date.now() + 8000);
       const run = () =>
         new Promise<{ allowed: number; spent: number }>((resolve, reject) => {
           const child = spawn(process.execPath, ["--input-type=module", "-e", script, url, startAt], {
