@@ -12,6 +12,9 @@
 //
 // Knobs: BENCH_RATE (500), BENCH_SECONDS per mode and path (20), BENCH_THROUGHPUT_SECONDS (8),
 // BENCH_CONCURRENCY for the closed loop (64), BENCH_REPLY_WORDS per answer (64).
+// Diagnostics: BENCH_TELEMETRY=off (proxy without telemetry), BENCH_EVENT_LOOP=1 (the proxy
+// prints its event-loop delay every 5 s), BENCH_SINK_FLUSH_MS (span batching interval),
+// BENCH_PROXY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
