@@ -16,11 +16,11 @@
 // prints its event-loop delay every 5 s), BENCH_SINK_FLUSH_MS (span batching interval),
 // BENCH_PROXY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cpuSeconds, freePort, percentile, rssMiB } from "./lib.mjs";
 
 const SELF = fileURLToPath(import.meta.url);
 const DIST = new URL("../collector/dist/", import.meta.url);
@@ -89,35 +89,6 @@ async function runProxy(proxyPort, collectorPort, fakeUrl, dir) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function rssMiB(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function cpuSecondsOf(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 async function startChild(args, ready, nodeArgs = []) {
   const child = spawn(process.execPath, [...nodeArgs, SELF, ...args], { stdio: ["ignore", "inherit", "pipe"] });
   let stderr = "";
@@ -145,11 +116,6 @@ function stopChild(child) {
     });
     child.kill("SIGTERM");
   });
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 const f2 = (n) => (Number.isFinite(n) ? n.toFixed(2) : "n/a");
@@ -350,11 +316,11 @@ async function main() {
 
   console.log(`\nmax throughput, closed loop, ${CONCURRENCY} in flight, ${THROUGHPUT_SECONDS} s each`);
   for (const mode of ["plain", "stream"]) {
-    const proxyCpu0 = cpuSecondsOf(proxy.pid);
+    const proxyCpu0 = cpuSeconds(proxy.pid);
     const d = await closedLoop(pools.direct, paths.direct, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
-    const proxyCpu1 = cpuSecondsOf(proxy.pid);
+    const proxyCpu1 = cpuSeconds(proxy.pid);
     const p = await closedLoop(pools.proxy, paths.proxy, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
-    const proxyCpu2 = cpuSecondsOf(proxy.pid);
+    const proxyCpu2 = cpuSeconds(proxy.pid);
     const cpuPerReq = ((proxyCpu2 - proxyCpu1 - (proxyCpu1 - proxyCpu0)) / (p.rps * THROUGHPUT_SECONDS)) * 1e6;
     console.log(
       `  ${mode === "plain" ? "non-streamed" : "streamed    "}  direct ${d.rps.toFixed(0).padStart(6)} req/s   proxy ${p.rps
