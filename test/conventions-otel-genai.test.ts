@@ -6,9 +6,11 @@
  */
 import { OpenAIInstrumentation as OpenInferenceOpenAIInstrumentation } from "@arizeai/openinference-instrumentation-openai";
 import { metrics, trace } from "@opentelemetry/api";
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OpenAIInstrumentation } from "@opentelemetry/instrumentation-openai";
 import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs";
 import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type OpenAI from "openai";
@@ -26,6 +28,7 @@ import { fetchTrace, lastSpanNamed, listeningCollector, requestBodies } from "./
 let collector: Collector;
 let fake: FakeProvider;
 let provider: NodeTracerProvider;
+let loggerProvider: LoggerProvider;
 let client: openaiV6.OpenAI;
 const local = new InMemorySpanExporter();
 const otel = new OpenAIInstrumentation({ captureMessageContent: true });
@@ -35,8 +38,9 @@ beforeAll(async () => {
   let url: string;
   ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
+  const resource = resourceFromAttributes({ "service.name": "otel-app", "deployment.environment.name": "test" });
   provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ "service.name": "otel-app", "deployment.environment.name": "test" }),
+    resource,
     spanProcessors: [
       // One export at flush time, so a trace's spans reach the collector in one batch.
       new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 }),
@@ -44,7 +48,18 @@ beforeAll(async () => {
     ],
   });
   provider.register();
+  // Prompts and completions travel as OTLP log records (one per message), to /v1/logs.
+  loggerProvider = new LoggerProvider({
+    resource,
+    processors: [
+      new BatchLogRecordProcessor({
+        exporter: new OTLPLogExporter({ url: `${url}/v1/logs` }),
+        scheduledDelayMillis: 60_000,
+      }),
+    ],
+  });
   otel.setTracerProvider(provider);
+  otel.setLoggerProvider(loggerProvider);
   otel.setMeterProvider(metrics.getMeterProvider());
   // ESM imports bypass the require hook: apply the instrumentation's module patch directly.
   for (const def of otel.getModuleDefinitions()) def.patch?.(openaiV6);
@@ -53,6 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await provider?.shutdown();
+  await loggerProvider?.shutdown();
   await fake?.close();
   await collector?.close();
 });
@@ -67,7 +83,9 @@ describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
   it("chat-stream-and-embeddings-under-one-parent-are-three-exact-rows", async () => {
     fake.reset();
     const tracer = provider.getTracer("app");
-    const traceId = await tracer.startActiveSpan("handle-request", async (root) => {
+    // The app puts the conventions' user and session keys on its own request span.
+    const attrs = { "user.id": "u-otel", "session.id": "s-otel" };
+    const traceId = await tracer.startActiveSpan("handle-request", { attributes: attrs }, async (root) => {
       const chat = await client.chat.completions.create({
         model: "gpt-4o-mini",
         messages: [
@@ -91,7 +109,7 @@ describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
       return root.spanContext().traceId;
     });
     const [chatBody, streamBody] = bodies();
-    await provider.forceFlush();
+    await Promise.all([provider.forceFlush(), loggerProvider.forceFlush()]);
 
     const t = await traceOf(traceId);
     expect(t.calls).toHaveLength(3);
@@ -107,6 +125,8 @@ describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
       tokens_estimated: 0,
       status: "ok",
       priced: 1,
+      user_id: "u-otel",
+      session_id: "s-otel",
     };
     expect(chat).toMatchObject({
       ...common,
@@ -118,10 +138,21 @@ describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
       finish_reason: "stop",
       streamed: 0,
       ttft_ms: null,
-      // The instrumentation sends prompts and completions as OTLP log events, not on the span.
-      input: "",
-      output: "",
     });
+    // The instrumentation sends prompts and completions as OTLP log records (one per message,
+    // named by the `event.name` attribute), not on the span: the row's content comes from them.
+    const text = (role: string, content: string, extra: Record<string, unknown> = {}) => ({
+      role,
+      parts: [{ type: "text", content }],
+      ...extra,
+    });
+    expect(JSON.parse(String(chat?.["input"]))).toEqual([
+      text("system", "Be brief."),
+      text("user", "How long is delivery?"),
+    ]);
+    expect(JSON.parse(String(chat?.["output"]))).toEqual([
+      text("assistant", "Echo: How long is delivery?", { finish_reason: "stop" }),
+    ]);
     expect(streamed).toMatchObject({
       ...common,
       operation: "chat",
@@ -132,11 +163,18 @@ describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
       streamed: 0,
       ttft_ms: null,
     });
+    expect(JSON.parse(String(streamed?.["input"]))).toEqual([text("user", "And for returns?")]);
+    expect(JSON.parse(String(streamed?.["output"]))).toEqual([
+      text("assistant", "Echo: And for returns?", { finish_reason: "stop" }),
+    ]);
     expect(embedding).toMatchObject({
       ...common,
       operation: "embeddings",
       request_model: "text-embedding-3-small",
       output_tokens: 0,
+      // Embeddings emit no content events.
+      input: "",
+      output: "",
     });
     const root = t.spans.find((s) => s["name"] === "handle-request");
     expect(root).toMatchObject({ is_llm_call: 0, convention: "" });
@@ -159,7 +197,7 @@ describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
       openInference.disable();
     }
     const [body] = bodies();
-    await provider.forceFlush();
+    await Promise.all([provider.forceFlush(), loggerProvider.forceFlush()]);
 
     const outer = lastSpan("OpenAI Chat Completions");
     const inner = lastSpan("chat gpt-4o-mini");
