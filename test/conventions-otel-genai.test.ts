@@ -26,6 +26,7 @@ import {
 import { fetchTrace, lastSpanNamed, listeningCollector, requestBodies } from "./helpers/collector.js";
 
 let collector: Collector;
+let url: string;
 let fake: FakeProvider;
 let provider: NodeTracerProvider;
 let loggerProvider: LoggerProvider;
@@ -35,7 +36,6 @@ const otel = new OpenAIInstrumentation({ captureMessageContent: true });
 const openInference = new OpenInferenceOpenAIInstrumentation();
 
 beforeAll(async () => {
-  let url: string;
   ({ collector, url } = await listeningCollector());
   fake = await startFakeProvider();
   const resource = resourceFromAttributes({ "service.name": "otel-app", "deployment.environment.name": "test" });
@@ -218,5 +218,54 @@ describe("OTel GenAI (@opentelemetry/instrumentation-openai)", () => {
       { role: "user", parts: [{ type: "text", content: "Twice instrumented" }] },
     ]);
     expect(trace.getActiveSpan()).toBeUndefined();
+  });
+
+  it("same-call-exported-span-by-span-in-separate-requests-still-counts-once", async () => {
+    // A simple span processor exports each span in its own request as it ends: the inner call
+    // and its OpenInference wrapper reach the collector in different batches.
+    const sent = new InMemorySpanExporter();
+    const spanBySpan = new NodeTracerProvider({
+      resource: resourceFromAttributes({ "service.name": "otel-app" }),
+      spanProcessors: [
+        new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` })),
+        new SimpleSpanProcessor(sent),
+      ],
+    });
+    otel.setTracerProvider(spanBySpan);
+    openInference.setTracerProvider(spanBySpan);
+    openInference.manuallyInstrument(openaiV6.OpenAI as unknown as typeof OpenAI);
+    fake.reset();
+    try {
+      await spanBySpan.getTracer("app").startActiveSpan("handle-request", async (root) => {
+        await client.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: "Split across exports" }],
+        });
+        root.end();
+      });
+    } finally {
+      openInference.disable();
+      otel.setTracerProvider(provider);
+    }
+    const [body] = bodies();
+    await Promise.all([spanBySpan.forceFlush(), loggerProvider.forceFlush()]);
+    const traceId = lastSpanNamed(sent, "handle-request").spanContext().traceId;
+    await spanBySpan.shutdown();
+
+    const t = await traceOf(traceId);
+    expect(t.spans).toHaveLength(3);
+    expect(t.spans.filter((s) => s["is_llm_call"] === 1)).toHaveLength(2);
+    expect(t.calls).toHaveLength(1);
+    expect(t.calls[0]).toMatchObject({
+      input_tokens: openaiChatPromptTokens(body ?? {}),
+      output_tokens: countWords("Echo: Split across exports"),
+      tokens_estimated: 0,
+      status: "ok",
+    });
+    expect(JSON.parse(String(t.calls[0]?.["input"]))).toEqual([
+      { role: "user", parts: [{ type: "text", content: "Split across exports" }] },
+    ]);
+    const metrics = await collector.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toMatch(/^tokenmeter_calls_deduplicated_across_batches_total [1-9]/m);
   });
 });

@@ -6,6 +6,7 @@ import {
   type PipelineStages,
   type ProcessedBatch,
 } from "./ingest/process-batch.js";
+import { type CrossBatchVerdict, RecentCalls } from "./ingest/recent-calls.js";
 import type { IngestWorkerPool } from "./ingest/worker-pool.js";
 import type { Logger } from "./logger.js";
 import type { CollectorMetrics } from "./metrics/collector-metrics.js";
@@ -41,10 +42,13 @@ export interface PipelineDeps {
 export class IngestPipeline {
   readonly #d: PipelineDeps;
   readonly #inline: BatchProcessor;
+  readonly #recent: RecentCalls | undefined;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
     this.#inline = createBatchProcessor(deps.config, deps.stages);
+    const remembered = deps.config.ingest.dedupeRecentCalls;
+    this.#recent = remembered > 0 ? new RecentCalls(remembered) : undefined;
   }
 
   async ingestTraces(body: Buffer, contentType: string, contentEncoding: string | undefined): Promise<IngestResult> {
@@ -83,6 +87,13 @@ export class IngestPipeline {
   async #store(batch: ProcessedBatch, signal: "traces" | "logs", wait: boolean): Promise<void> {
     const { writer, metrics, logger } = this.#d;
     const m = metrics.pipeline;
+    if (this.#recent !== undefined && batch.calls.length > 0) {
+      const verdict = this.#recent.admit(batch.calls);
+      if (verdict.drop.length > 0) {
+        dropCounted(batch, verdict);
+        m.callsDeduplicated.inc(verdict.drop.length);
+      }
+    }
     m.spansReceived.inc({ signal }, batch.received);
     if (batch.rejected > 0) m.spansRejected.inc({ signal, reason: "invalid_span" }, batch.rejected);
     if (batch.normalizeFailures > 0) {
@@ -109,5 +120,37 @@ export class IngestPipeline {
     } else {
       for (const [t, c] of tables) writer.enqueueText(t, c.text, c.rows);
     }
+  }
+}
+
+/**
+ * Removes from `batch` the calls a stored row already counts (see RecentCalls), moving their
+ * messages to `call_content` under the kept call when it has none. Rare: a split or re-sent
+ * export; the common path never gets here.
+ */
+function dropCounted(batch: ProcessedBatch, verdict: CrossBatchVerdict): void {
+  const lines = batch.llm_calls.text.split("\n");
+  const drop = new Set(verdict.drop);
+  let content = "";
+  for (const c of verdict.contentFor) {
+    const row = JSON.parse(lines[c.index] ?? "{}") as { input?: string; output?: string; redacted?: number };
+    content += `${JSON.stringify({
+      timestamp: c.timestamp,
+      trace_id: c.trace_id,
+      span_id: c.span_id,
+      input: row.input ?? "",
+      output: row.output ?? "",
+      redacted: row.redacted ?? 0,
+    })}\n`;
+  }
+  let text = "";
+  for (let i = 0; i < batch.calls.length; i++) if (!drop.has(i)) text += `${lines[i]}\n`;
+  batch.llm_calls = { text, rows: batch.calls.length - drop.size };
+  batch.calls = batch.calls.filter((_, i) => !drop.has(i));
+  if (content !== "") {
+    batch.call_content = {
+      text: batch.call_content.text + content,
+      rows: batch.call_content.rows + verdict.contentFor.length,
+    };
   }
 }

@@ -47,6 +47,11 @@ export const ingestSchema = z
     batchMaxDelayMs: positiveInt.default(1000),
     /** Worker threads that decode and normalize OTLP bodies; default one per core beyond the first (0 = inline). */
     workers: z.coerce.number().int().min(0).max(32).optional(),
+    /**
+     * Model calls remembered to de-duplicate across export batches (a wrapper span arriving a
+     * request after the span it wraps, a retried export); 0 turns it off.
+     */
+    dedupeRecentCalls: z.coerce.number().int().min(0).default(50_000),
     /** Rows held in memory across all tables before ingest answers 429. */
     maxQueueRows: positiveInt.default(400_000),
     /** Disk spool for batches ClickHouse refused; replayed in order. */

@@ -42,10 +42,19 @@ export interface TableChunk {
   rows: number;
 }
 
-/** What metrics and budget hooks need of a stored call: no content, no ids. */
+/**
+ * What metrics, budget hooks and cross-batch de-duplication need of a stored call: ids and
+ * facts, no content.
+ */
 export type CallSummary = Pick<
   LlmCallRow,
   | "timestamp"
+  | "trace_id"
+  | "span_id"
+  | "parent_span_id"
+  | "convention"
+  | "operation"
+  | "tokens_estimated"
   | "team"
   | "project"
   | "user_id"
@@ -66,7 +75,10 @@ export type CallSummary = Pick<
   | "priced"
   | "cost_usd"
   | "cache_hit"
->;
+> & {
+  /** 1 when the row carries input or output messages. */
+  has_content: number;
+};
 
 export interface ProcessedBatch {
   /** Items in the request (spans or log records), valid or not. */
@@ -120,6 +132,13 @@ function scoreRow(traceId: string, spanId: string, s: SpanScore, source: string)
 function summarize(r: LlmCallRow): CallSummary {
   return {
     timestamp: r.timestamp,
+    trace_id: r.trace_id,
+    span_id: r.span_id,
+    parent_span_id: r.parent_span_id,
+    convention: r.convention,
+    operation: r.operation,
+    tokens_estimated: r.tokens_estimated,
+    has_content: r.input !== "" || r.output !== "" ? 1 : 0,
     team: r.team,
     project: r.project,
     user_id: r.user_id,

@@ -82,6 +82,11 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
       labelNames: ["signal", "reason"],
       registers: [registry],
     }),
+    callsDeduplicated: new Counter({
+      name: "tokenmeter_calls_deduplicated_across_batches_total",
+      help: "Model-call spans not stored as calls because a call stored from an earlier batch already counts them (a wrapper span, a sibling instrumentation, a re-sent export).",
+      registers: [registry],
+    }),
     requests: new Counter({
       name: "tokenmeter_ingest_requests_total",
       help: "Ingest requests, by signal and HTTP status.",

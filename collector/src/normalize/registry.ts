@@ -427,7 +427,7 @@ function sameModel(a: DedupeCandidate, b: DedupeCandidate, unknownMatches: boole
   return (a1 !== "" && (a1 === b1 || a1 === b2)) || (a2 !== "" && (a2 === b1 || a2 === b2));
 }
 
-function sameCall(a: DedupeCandidate, b: DedupeCandidate, unknownMatches = false): boolean {
+export function sameCall(a: DedupeCandidate, b: DedupeCandidate, unknownMatches = false): boolean {
   return (a.operation ?? "") === (b.operation ?? "") && sameModel(a, b, unknownMatches);
 }
 
@@ -445,7 +445,7 @@ function richness(c: DedupeCandidate): number {
 }
 
 /** Two spans of different instrumentations around one call: overlapping lifetimes, same usage when both report it. */
-function siblingsMatch(a: DedupeCandidate, b: DedupeCandidate): boolean {
+export function siblingsMatch(a: DedupeCandidate, b: DedupeCandidate): boolean {
   if (!a.convention || !b.convention || a.convention === b.convention) return false;
   if (a.timestamp === undefined || b.timestamp === undefined) return false;
   if (!sameCall(a, b)) return false;

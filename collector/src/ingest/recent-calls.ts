@@ -1,0 +1,154 @@
+import { type DedupeCandidate, sameCall, siblingsMatch } from "../normalize/registry.js";
+import type { CallSummary } from "./process-batch.js";
+
+/**
+ * De-duplication across export batches. Within one OTLP request, dedupeCalls() already keeps
+ * one row per model call when a framework span wraps a provider span, or two instrumentations
+ * describe one call side by side. But an exporter cuts its batches by size and time, so the
+ * inner span (which ends first) can leave in one request and its wrapper in the next; a span
+ * re-sent after a timeout arrives twice. This index remembers the calls stored lately and
+ * drops a new call that one of them already counts:
+ *
+ * - the same span again (a retried export);
+ * - a wrapper of a stored call (the stored call's parent is the new span);
+ * - a call inside a stored wrapper (the new call's parent is a stored call);
+ * - a sibling from another instrumentation (same parent, overlapping lifetime, same usage).
+ *
+ * The stored row is kept, so usage and cost count once. When the dropped row carried the
+ * messages and the kept one did not, they are written to `call_content` under the kept span,
+ * where reads pick them up. Only direct parent links are followed here (the in-batch pass
+ * also walks through plain spans in between). The index is bounded: the oldest calls leave
+ * first.
+ */
+
+/** What the index keeps of a stored call: enough to match, nothing else. */
+interface Entry extends DedupeCandidate {
+  key: string;
+  parentKey: string;
+  hasContent: boolean;
+  /** For a dropped call remembered as an alias: the stored call that counts it. */
+  canonical?: Entry;
+}
+
+export interface CrossBatchVerdict {
+  /** Indexes (in the batch's call order) of calls already counted by a stored one. */
+  drop: number[];
+  /** For each dropped call whose messages the kept call lacks: the kept call's ids. */
+  contentFor: Array<{ index: number; trace_id: string; span_id: string; timestamp: number }>;
+}
+
+const NONE: CrossBatchVerdict = Object.freeze({ drop: [], contentFor: [] }) as CrossBatchVerdict;
+
+export const DEFAULT_RECENT_CALLS = 50_000;
+
+export class RecentCalls {
+  readonly #capacity: number;
+  readonly #byId = new Map<string, Entry>();
+  readonly #byParent = new Map<string, Entry[]>();
+  /** Insertion order, for eviction: a ring of keys. */
+  readonly #ring: Array<string | undefined>;
+  #next = 0;
+
+  constructor(capacity = DEFAULT_RECENT_CALLS) {
+    this.#capacity = Math.max(1, capacity);
+    this.#ring = new Array<string | undefined>(this.#capacity);
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /**
+   * Decides which calls of a new batch are already counted, then remembers the batch's other
+   * calls. Call it once per batch, in the order batches are stored.
+   */
+  admit(calls: readonly CallSummary[]): CrossBatchVerdict {
+    if (calls.length === 0) return NONE;
+    let verdict: CrossBatchVerdict | undefined;
+    const kept: Entry[] = [];
+    for (let i = 0; i < calls.length; i++) {
+      const c = calls[i] as CallSummary;
+      const e = entryOf(c);
+      const found = this.#match(e);
+      if (found === undefined) {
+        kept.push(e);
+        continue;
+      }
+      const match = found.canonical ?? found;
+      // Remembered too, so that a span wrapping this one later still finds the kept call.
+      if (found.key !== e.key) {
+        e.canonical = match;
+        kept.push(e);
+      }
+      verdict ??= { drop: [], contentFor: [] };
+      verdict.drop.push(i);
+      if (e.hasContent && !match.hasContent) {
+        verdict.contentFor.push({
+          index: i,
+          trace_id: match.trace_id,
+          span_id: match.span_id,
+          timestamp: match.timestamp ?? c.timestamp,
+        });
+        match.hasContent = true;
+      }
+    }
+    for (const e of kept) this.#remember(e);
+    return verdict ?? NONE;
+  }
+
+  #match(e: Entry): Entry | undefined {
+    const same = this.#byId.get(e.key);
+    if (same !== undefined) return same;
+    // A wrapper of a stored call: any stored call right under it describing the same call.
+    for (const child of this.#byParent.get(e.key) ?? []) if (sameCall(e, child, true)) return child;
+    if (e.parent_span_id === "") return undefined;
+    // A call inside a stored wrapper.
+    const parent = this.#byId.get(e.parentKey);
+    if (parent !== undefined && sameCall(parent, e, true)) return parent;
+    // Another instrumentation's span for the same call, side by side.
+    for (const sib of this.#byParent.get(e.parentKey) ?? []) if (siblingsMatch(sib, e)) return sib;
+    return undefined;
+  }
+
+  #remember(e: Entry): void {
+    const old = this.#ring[this.#next];
+    if (old !== undefined) this.#forget(old);
+    this.#ring[this.#next] = e.key;
+    this.#next = (this.#next + 1) % this.#capacity;
+    this.#byId.set(e.key, e);
+    const siblings = this.#byParent.get(e.parentKey);
+    if (siblings === undefined) this.#byParent.set(e.parentKey, [e]);
+    else siblings.push(e);
+  }
+
+  #forget(key: string): void {
+    const e = this.#byId.get(key);
+    if (e === undefined) return;
+    this.#byId.delete(key);
+    const siblings = this.#byParent.get(e.parentKey);
+    if (siblings === undefined) return;
+    const at = siblings.indexOf(e);
+    if (at >= 0) siblings.splice(at, 1);
+    if (siblings.length === 0) this.#byParent.delete(e.parentKey);
+  }
+}
+
+function entryOf(c: CallSummary): Entry {
+  return {
+    key: `${c.trace_id}/${c.span_id}`,
+    parentKey: `${c.trace_id}/${c.parent_span_id}`,
+    trace_id: c.trace_id,
+    span_id: c.span_id,
+    parent_span_id: c.parent_span_id,
+    operation: c.operation,
+    request_model: c.request_model,
+    response_model: c.response_model,
+    convention: c.convention,
+    timestamp: c.timestamp,
+    duration_ms: c.duration_ms,
+    input_tokens: c.input_tokens,
+    output_tokens: c.output_tokens,
+    usageMissing: c.tokens_estimated === 1,
+    hasContent: c.has_content === 1,
+  };
+}
