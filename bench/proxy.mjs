@@ -1,8 +1,9 @@
 // Proxy overhead benchmark. Three processes: the fake provider (child), tokenmeter's proxy with
 // telemetry on (child: collector + proxy in one process, in-process pipeline, embedded ClickHouse
 // in a temp dir, as `tokenmeter start` runs them), and the load generator (this process, undici).
-// The same load goes direct to the fake and through the proxy, in alternating rounds of one run,
-// so machine noise hits both alike. Prints:
+// The same load goes direct to the fake, through a bare Node.js relay (the floor: what any Node
+// proxy adds on this machine) and through the proxy, in alternating rounds of one run, so
+// machine noise hits all alike. Prints:
 //   - added latency p50/p99 at a fixed 500 req/s, non-streamed and streamed (time to first byte);
 //   - maximum throughput through the proxy vs direct (closed loop);
 //   - the proxy's RSS over a soak at 500 req/s (BENCH_SOAK_SECONDS, default 300).
@@ -64,6 +65,7 @@ async function runProxy(proxyPort, collectorPort, fakeUrl, dir) {
           dropped: proxyApi.telemetryDroppedCounter(registry).labels({ component: "proxy" }),
           logger,
           maxBufferedSpans: config.proxy.maxBufferedSpans,
+          ...(process.env.BENCH_SINK_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_SINK_FLUSH_MS) } : {}),
         });
   const proxy = await proxyApi.startProxy({ config, logger, sink, registry, env: {} });
   if (process.env.BENCH_EVENT_LOOP === "1") {
@@ -84,6 +86,49 @@ async function runProxy(proxyPort, collectorPort, fakeUrl, dir) {
     await collector.close();
     process.exit(0);
   });
+}
+
+/**
+ * The floor: the least a Node.js proxy can add on this machine. A bare node:http server relaying
+ * each request to the fake through an undici pool and writing each upstream chunk straight back:
+ * no routing framework, no header rewriting beyond hop-by-hop, no parsing, no telemetry.
+ */
+async function runFloor(port, fakeUrl) {
+  const http = await import("node:http");
+  const { Pool } = await import("undici");
+  const upstream = new Pool(fakeUrl, { connections: 256, keepAliveTimeout: 60_000 });
+  const HOP = new Set(["connection", "keep-alive", "transfer-encoding", "host", "content-length"]);
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const headers = {};
+      for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k)) headers[k] = v;
+      upstream.dispatch(
+        { method: req.method, path: req.url, headers, body: Buffer.concat(chunks) },
+        {
+          onRequestStart() {},
+          onResponseStart(_c, status, upstreamHeaders) {
+            const out = {};
+            for (const [k, v] of Object.entries(upstreamHeaders)) if (!HOP.has(k)) out[k] = v;
+            res.writeHead(status, out);
+          },
+          onResponseData(_c, chunk) {
+            res.write(chunk);
+          },
+          onResponseEnd() {
+            res.end();
+          },
+          onResponseError(_c, err) {
+            res.destroy(err);
+          },
+        },
+      );
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  process.on("SIGTERM", () => process.exit(0));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +291,12 @@ async function main() {
   const ROUND = 5;
 
   const dir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-proxy-"));
-  const [fakePort, proxyPort, collectorPort] = [await freePort(), await freePort(), await freePort()];
+  const [fakePort, proxyPort, collectorPort, floorPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const fakeUrl = `http://127.0.0.1:${fakePort}`;
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   const collectorUrl = `http://127.0.0.1:${collectorPort}`;
@@ -258,11 +308,16 @@ async function main() {
     (process.env.BENCH_PROXY_NODE_OPTIONS ?? "").split(" ").filter(Boolean),
   );
 
+  const floorUrl = `http://127.0.0.1:${floorPort}`;
+  const floor = await startChild(["floor", String(floorPort), fakeUrl], up(`${floorUrl}/v1/models`));
+
   const pools = {
     direct: new Pool(fakeUrl, { connections: 256, keepAliveTimeout: 60_000 }),
+    floor: new Pool(floorUrl, { connections: 256, keepAliveTimeout: 60_000 }),
     proxy: new Pool(proxyUrl, { connections: 256, keepAliveTimeout: 60_000 }),
   };
-  const paths = { direct: "/v1/chat/completions", proxy: "/openai/v1/chat/completions" };
+  const paths = { direct: "/v1/chat/completions", floor: "/v1/chat/completions", proxy: "/openai/v1/chat/completions" };
+  const PATHS = ["direct", "floor", "proxy"];
 
   console.log(
     `proxy benchmark: node ${process.version}, ${cpus().length} cores, load avg ${loadavg()
@@ -273,45 +328,44 @@ async function main() {
   );
 
   // Warm up both paths (JIT, connection pools, the storage engine).
-  for (const p of ["direct", "proxy"]) {
+  for (const p of PATHS) {
     await fixedRate(pools[p], paths[p], BODIES.plain, RATE, 3);
     await fixedRate(pools[p], paths[p], BODIES.stream, RATE, 2);
   }
 
   const results = {};
   for (const mode of ["plain", "stream"]) {
-    const acc = { direct: { ttfb: [], lat: [], errors: 0 }, proxy: { ttfb: [], lat: [], errors: 0 } };
+    const acc = Object.fromEntries(PATHS.map((p) => [p, { ttfb: [], lat: [], errors: 0 }]));
     for (let done = 0; done < SECONDS; done += ROUND) {
       const secs = Math.min(ROUND, SECONDS - done);
-      for (const p of ["direct", "proxy"]) {
+      for (const p of PATHS) {
         const r = await fixedRate(pools[p], paths[p], BODIES[mode], RATE, secs);
         acc[p].ttfb.push(...r.ttfb);
         acc[p].lat.push(...r.lat);
         acc[p].errors += r.errors;
       }
     }
-    results[mode] = {
-      direct: { lat: summary(acc.direct.lat), ttfb: summary(acc.direct.ttfb), errors: acc.direct.errors },
-      proxy: { lat: summary(acc.proxy.lat), ttfb: summary(acc.proxy.ttfb), errors: acc.proxy.errors },
-    };
+    results[mode] = Object.fromEntries(
+      PATHS.map((p) => [p, { lat: summary(acc[p].lat), ttfb: summary(acc[p].ttfb), errors: acc[p].errors }]),
+    );
   }
 
   console.log(`\nfixed rate ${RATE} req/s, ${SECONDS} s per path (alternating ${ROUND} s rounds), latency in ms`);
-  console.log("                          direct p50/p90/p99         proxy p50/p90/p99          added p50 / p99");
-  const row = (label, d, p) =>
-    console.log(
-      `${label.padEnd(26)}${`${f3(d.p50)} / ${f3(d.p90)} / ${f3(d.p99)}`.padEnd(27)}${`${f3(p.p50)} / ${f3(p.p90)} / ${f3(p.p99)}`.padEnd(
-        27,
-      )}${f3(p.p50 - d.p50)} / ${f3(p.p99 - d.p99)}`,
-    );
-  row("non-streamed (full reply)", results.plain.direct.lat, results.plain.proxy.lat);
-  row("streamed, time to 1st byte", results.stream.direct.ttfb, results.stream.proxy.ttfb);
-  row("streamed, full stream", results.stream.direct.lat, results.stream.proxy.lat);
-  const errs =
-    results.plain.proxy.errors +
-    results.stream.proxy.errors +
-    results.plain.direct.errors +
-    results.stream.direct.errors;
+  console.log("  (floor: a bare node:http + undici relay, the least any Node.js proxy adds here)");
+  console.log(
+    "                            direct p50/p90/p99       floor p50/p90/p99        proxy p50/p90/p99        floor added p50/p99   proxy added p50/p99",
+  );
+  const triple = (x) => `${f3(x.p50)} / ${f3(x.p90)} / ${f3(x.p99)}`.padEnd(25);
+  const added = (x, d) => `${f3(x.p50 - d.p50)} / ${f3(x.p99 - d.p99)}`.padEnd(22);
+  const row = (label, key, pick) => {
+    const [d, f, p] = PATHS.map((path) => results[key][path][pick]);
+    console.log(`${label.padEnd(28)}${triple(d)}${triple(f)}${triple(p)}${added(f, d)}${added(p, d)}`);
+  };
+  row("non-streamed (full reply)", "plain", "lat");
+  row("streamed, time to 1st byte", "stream", "ttfb");
+  row("streamed, full stream", "stream", "lat");
+  let errs = 0;
+  for (const mode of ["plain", "stream"]) for (const p of PATHS) errs += results[mode][p].errors;
   if (errs > 0) console.log(`  errors: ${errs}`);
 
   console.log(`\nmax throughput, closed loop, ${CONCURRENCY} in flight, ${THROUGHPUT_SECONDS} s each`);
@@ -319,14 +373,16 @@ async function main() {
     const proxyCpu0 = cpuSeconds(proxy.pid);
     const d = await closedLoop(pools.direct, paths.direct, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
     const proxyCpu1 = cpuSeconds(proxy.pid);
+    const f = await closedLoop(pools.floor, paths.floor, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
+    const proxyCpu1b = cpuSeconds(proxy.pid);
     const p = await closedLoop(pools.proxy, paths.proxy, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
     const proxyCpu2 = cpuSeconds(proxy.pid);
-    const cpuPerReq = ((proxyCpu2 - proxyCpu1 - (proxyCpu1 - proxyCpu0)) / (p.rps * THROUGHPUT_SECONDS)) * 1e6;
+    // The proxy's own CPU while it served, minus what its process burns idle (background merges).
+    const cpuPerReq = ((proxyCpu2 - proxyCpu1b - (proxyCpu1 - proxyCpu0)) / (p.rps * THROUGHPUT_SECONDS)) * 1e6;
+    const rps = (x) => `${x.rps.toFixed(0).padStart(6)} req/s`;
     console.log(
-      `  ${mode === "plain" ? "non-streamed" : "streamed    "}  direct ${d.rps.toFixed(0).padStart(6)} req/s   proxy ${p.rps
-        .toFixed(0)
-        .padStart(6)} req/s   ratio ${(p.rps / d.rps).toFixed(2)}   proxy CPU ${cpuPerReq.toFixed(0)} µs/req${
-        d.errors + p.errors ? `   errors ${d.errors + p.errors}` : ""
+      `  ${mode === "plain" ? "non-streamed" : "streamed    "}  direct ${rps(d)}   floor ${rps(f)} (ratio ${(f.rps / d.rps).toFixed(2)})   proxy ${rps(p)} (ratio ${(p.rps / d.rps).toFixed(2)})   proxy CPU ${cpuPerReq.toFixed(0)} µs/req${
+        d.errors + f.errors + p.errors ? `   errors ${d.errors + f.errors + p.errors}` : ""
       }`,
     );
   }
@@ -381,8 +437,8 @@ async function main() {
   const dropped = await metric(collectorUrl, "tokenmeter_telemetry_dropped_total").catch(() => Number.NaN);
   console.log(`\ntelemetry: ${rows} llm_calls rows written by the proxy's process, ${dropped} spans dropped`);
 
-  await pools.direct.close();
-  await pools.proxy.close();
+  for (const pool of Object.values(pools)) await pool.close();
+  await stopChild(floor);
   await stopChild(proxy);
   await stopChild(fake);
   rmSync(dir, { recursive: true, force: true });
@@ -391,4 +447,5 @@ async function main() {
 const [role, ...args] = process.argv.slice(2);
 if (role === "fake") await runFake(Number(args[0]));
 else if (role === "proxy") await runProxy(Number(args[0]), Number(args[1]), args[2], args[3]);
+else if (role === "floor") await runFloor(Number(args[0]), args[1]);
 else await main();

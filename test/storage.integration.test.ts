@@ -176,4 +176,34 @@ describe("batch writer", () => {
     expect(() => writer.admit(2)).not.toThrow();
     await writer.close();
   });
+
+  it("rows-nobody-waits-on-linger-up-to-maxDelayMs-and-leave-with-the-next-awaited-write", async () => {
+    const metrics = createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false });
+    const writer = new BatchWriter({
+      client: storage.client,
+      database: db,
+      spool: new Spool(tempDir("tm-spool-")),
+      maxRows: 1000,
+      maxDelayMs: 60_000,
+      maxQueueRows: 1000,
+      maxSpoolBytes: 1024 * 1024,
+      metrics,
+    });
+    const inserts = async () => (await metrics.registry.getSingleMetric("tokenmeter_batch_rows")?.get())?.values;
+    const before = await count("scores");
+    // The in-process proxy's rows: queued, nobody waits, so no insert yet (an awaited write
+    // would have been cut after a 50 ms linger).
+    writer.enqueue("scores", [score(8000), score(8001)]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await count("scores")).toBe(before);
+    expect(writer.queuedRows).toBe(2);
+    // An OTLP request's rows: cut after the short linger, together with the lingering ones.
+    await writer.write("scores", [score(8002)]);
+    expect(await count("scores")).toBe(before + 3);
+    // One insert of three rows.
+    const samples = (await inserts()) as Array<{ value: number; metricName?: string }> | undefined;
+    expect(samples?.find((v) => v.metricName === "tokenmeter_batch_rows_count")?.value).toBe(1);
+    expect(samples?.find((v) => v.metricName === "tokenmeter_batch_rows_sum")?.value).toBe(3);
+    await writer.close();
+  });
 });

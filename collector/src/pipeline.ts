@@ -76,12 +76,20 @@ export class IngestPipeline {
   }
 
   /**
-   * Processes decoded spans on this thread (in-process producers such as the proxy). With
-   * `wait`, resolves once the rows are durable; with wait=false it never blocks the caller.
+   * Processes decoded spans from in-process producers such as the proxy: on a worker thread
+   * when there are any (the proxy's thread then only copies the spans over, and its requests
+   * never wait behind normalizing, pricing and serializing), else on this thread. With `wait`,
+   * resolves once the rows are durable; with wait=false the caller never waits for storage.
    */
   async ingestSpans(spans: DecodedSpan[], opts: { wait: boolean }): Promise<void> {
     if (spans.length === 0) return;
-    await this.#store(this.#inline.spans(spans), "traces", opts.wait);
+    const batch = this.#d.workers ? await this.#d.workers.runSpans(spans) : this.#inline.spans(spans);
+    await this.#store(batch, "traces", opts.wait);
+  }
+
+  /** True when ingestSpans() hands its work to worker threads, so large batches cost this thread little. */
+  get offloadsSpans(): boolean {
+    return this.#d.workers !== undefined;
   }
 
   async #store(batch: ProcessedBatch, signal: "traces" | "logs", wait: boolean): Promise<void> {

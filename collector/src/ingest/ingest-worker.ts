@@ -16,9 +16,11 @@ port.on("message", (task: WorkerTask) => {
   let reply: WorkerReply;
   try {
     const batch =
-      task.kind === "traces"
-        ? processor.traces(task.body, task.contentType, task.contentEncoding)
-        : processor.logs(task.body, task.contentType, task.contentEncoding);
+      task.kind === "spans"
+        ? processor.spans(task.spans)
+        : task.kind === "traces"
+          ? processor.traces(task.body, task.contentType, task.contentEncoding)
+          : processor.logs(task.body, task.contentType, task.contentEncoding);
     reply = { id: task.id, ok: true, batch };
   } catch (err) {
     reply = isTokenmeterError(err)

@@ -4,16 +4,19 @@ import { Worker } from "node:worker_threads";
 import type { Config } from "../config/schema.js";
 import { ERR_BACKPRESSURE, ERR_UNAVAILABLE, TokenmeterError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { DecodedSpan } from "../otlp/types.js";
 import type { ProcessedBatch } from "./process-batch.js";
 
-/** A request for a worker: one OTLP body. */
-export interface WorkerTask {
-  id: number;
-  kind: "traces" | "logs";
-  body: Uint8Array;
-  contentType: string;
-  contentEncoding: string | undefined;
-}
+/** A request for a worker: one OTLP body, or spans already decoded (the in-process proxy's). */
+export type WorkerTask =
+  | {
+      id: number;
+      kind: "traces" | "logs";
+      body: Uint8Array;
+      contentType: string;
+      contentEncoding: string | undefined;
+    }
+  | { id: number; kind: "spans"; spans: DecodedSpan[] };
 
 export type WorkerReply =
   | { id: number; ok: true; batch: ProcessedBatch }
@@ -109,26 +112,34 @@ export class IngestWorkerPool {
 
   /** Runs one body on the least busy worker. */
   run(
-    kind: WorkerTask["kind"],
+    kind: "traces" | "logs",
     body: Buffer,
     contentType: string,
     contentEncoding: string | undefined,
   ): Promise<ProcessedBatch> {
+    // Copy into a buffer this request owns, so transferring it cannot touch a pooled allocation.
+    const owned = new Uint8Array(body.byteLength);
+    owned.set(body);
+    return this.#dispatch((id) => ({ id, kind, body: owned, contentType, contentEncoding }), [owned.buffer]);
+  }
+
+  /** Processes decoded spans on the least busy worker (they are copied over). */
+  runSpans(spans: DecodedSpan[]): Promise<ProcessedBatch> {
+    return this.#dispatch((id) => ({ id, kind: "spans", spans }), []);
+  }
+
+  #dispatch(task: (id: number) => WorkerTask, transfer: ArrayBuffer[]): Promise<ProcessedBatch> {
     if (this.#closed) return Promise.reject(ERR_UNAVAILABLE("tokenmeter is shutting down", { retryAfter: 5 }));
     let slot = this.#slots[0] as Slot;
     for (const s of this.#slots) if (s.inflight < slot.inflight) slot = s;
     if (slot.inflight >= this.#maxInflight) {
       return Promise.reject(ERR_BACKPRESSURE("ingest workers are saturated; retry later", { retryAfter: 1 }));
     }
-    const id = this.#nextId++;
-    // Copy into a buffer this request owns, so transferring it cannot touch a pooled allocation.
-    const owned = new Uint8Array(body.byteLength);
-    owned.set(body);
-    const task: WorkerTask = { id, kind, body: owned, contentType, contentEncoding };
+    const message = task(this.#nextId++);
     return new Promise<ProcessedBatch>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, slot });
+      this.#pending.set(message.id, { resolve, reject, slot });
       slot.inflight++;
-      slot.worker.postMessage(task, [owned.buffer]);
+      slot.worker.postMessage(message, transfer);
     });
   }
 

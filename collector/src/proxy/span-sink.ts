@@ -19,6 +19,8 @@ export interface SpanSink {
 /** The part of IngestPipeline the sink uses. */
 export interface SpanIngest {
   ingestSpans(spans: DecodedSpan[], opts: { wait: boolean }): Promise<void>;
+  /** When true, ingestSpans() works on another thread: batches need no slicing. */
+  readonly offloadsSpans?: boolean;
 }
 
 /** The part of BatchWriter the sink uses: throws when its queue or spool is full. */
@@ -40,7 +42,10 @@ export interface PipelineSinkOptions {
    * held longer survive young-generation GCs and cost more to collect; default 200 ms.
    */
   flushIntervalMs?: number;
-  /** Spans normalized per turn of the event loop, so a large batch never stalls requests. */
+  /**
+   * Spans normalized per turn of the event loop, so a large batch never stalls requests;
+   * default 8, or 512 when the pipeline processes spans on worker threads.
+   */
   sliceSize?: number;
 }
 
@@ -53,7 +58,7 @@ export interface PipelineSinkOptions {
 export function createPipelineSink(opts: PipelineSinkOptions): SpanSink {
   const { pipeline, writer, dropped, logger, maxBufferedSpans } = opts;
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
-  const sliceSize = opts.sliceSize ?? 8;
+  const sliceSize = opts.sliceSize ?? (pipeline.offloadsSpans === true ? 512 : 8);
   let queue: DecodedSpan[] = [];
   let head = 0;
   let timer: NodeJS.Timeout | undefined;

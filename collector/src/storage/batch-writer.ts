@@ -50,7 +50,10 @@ export class BatchWriter {
     Pick<BatchWriterOptions, "metrics" | "logger">;
   readonly #pending = new Map<string, Pending>();
   #queued = 0;
+  /** Callers waiting on pending (not yet cut) rows. */
+  #waiting = 0;
   #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
   /** Batches cut and not yet written. */
   #busy = 0;
   /** Tail of the chain of flushes: batches are written one at a time, in order. */
@@ -123,25 +126,43 @@ export class BatchWriter {
     }
     p.chunks.push(text);
     p.rows += rows;
-    if (waiter) p.waiters.push(waiter);
+    if (waiter) {
+      p.waiters.push(waiter);
+      this.#waiting++;
+    }
     this.#queued += rows;
     this.#o.metrics?.pipeline.queueRows.set(this.#queued);
-    if (p.rows >= this.#o.maxRows) {
-      this.#cut(table);
-    } else if (!this.#timer && this.#busy === 0) {
-      // Group commit: while a write is in flight rows accumulate and are cut the moment it
-      // ends; when idle, a short linger lets concurrent requests share one insert.
-      this.#timer = setTimeout(
-        () => {
-          this.#timer = undefined;
-          this.#cutAll();
-        },
-        Math.min(LINGER_MS, this.#o.maxDelayMs),
-      );
+    if (p.rows >= this.#o.maxRows) this.#cut(table);
+    else this.#schedule();
+  }
+
+  /**
+   * Group commit. While a write is in flight rows accumulate, and are cut the moment it ends
+   * if someone waits on them. When idle, rows somebody waits on (an OTLP request's) linger
+   * briefly so concurrent requests share one insert; rows nobody waits on (the in-process
+   * proxy's) linger up to maxDelayMs, so they make few, large inserts and little merge work for
+   * an embedded ClickHouse that shares the proxy's cores.
+   */
+  #schedule(): void {
+    if (this.#busy > 0) return;
+    const delay = this.#waiting > 0 ? Math.min(LINGER_MS, this.#o.maxDelayMs) : this.#o.maxDelayMs;
+    const due = performance.now() + delay;
+    if (this.#timer) {
+      if (this.#timerDue <= due) return;
+      clearTimeout(this.#timer);
     }
+    this.#timerDue = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#cutAll();
+    }, delay);
   }
 
   #cutAll(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     for (const t of [...this.#pending.keys()]) this.#cut(t);
   }
 
@@ -150,6 +171,7 @@ export class BatchWriter {
     const p = this.#pending.get(table);
     if (!p || p.rows === 0) return;
     this.#pending.delete(table);
+    this.#waiting -= p.waiters.length;
     const token = randomUUID();
     this.#busy++;
     this.#chain = this.#chain
@@ -157,9 +179,8 @@ export class BatchWriter {
       .finally(() => {
         this.#busy--;
         if (this.#busy === 0 && this.#pending.size > 0) {
-          if (this.#timer) clearTimeout(this.#timer);
-          this.#timer = undefined;
-          this.#cutAll();
+          if (this.#waiting > 0) this.#cutAll();
+          else this.#schedule();
         }
       });
   }
@@ -277,10 +298,6 @@ export class BatchWriter {
 
   /** Writes everything queued so far (to ClickHouse, or the spool) and waits for it. */
   async flush(): Promise<void> {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
     this.#cutAll();
     await this.#chain;
   }
