@@ -43,7 +43,11 @@ export const ingestSchema = z
     maxAttributeValueBytes: positiveInt.default(1024 * 1024),
     /** Rows per ClickHouse insert. */
     batchMaxRows: positiveInt.default(20_000),
-    /** Longest a row waits for its batch when the writer is idle (capped at 50 ms; under load batches are cut back to back). */
+    /**
+     * Longest a row waits for its batch. Rows an OTLP request waits on linger at most 50 ms
+     * (under load batches are cut back to back); rows nobody waits on (the in-process proxy's)
+     * linger this long, for fewer, larger inserts.
+     */
     batchMaxDelayMs: positiveInt.default(1000),
     /** Worker threads that decode and normalize OTLP bodies; default one per core beyond the first (0 = inline). */
     workers: z.coerce.number().int().min(0).max(32).optional(),
