@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCollectorMetrics } from "../collector/src/metrics/collector-metrics.js";
-import { BatchWriter } from "../collector/src/storage/batch-writer.js";
+import { BatchWriter, type BatchWriterOptions } from "../collector/src/storage/batch-writer.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { migrate } from "../collector/src/storage/migrations.js";
 import type { ScoreRow } from "../collector/src/storage/rows.js";
@@ -18,6 +18,20 @@ beforeAll(async () => {
 afterAll(async () => {
   await storage.client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
 });
+
+/** A writer on the test database with a spool of its own; `over` sets what the test is about. */
+function testWriter(over: Partial<BatchWriterOptions> = {}): BatchWriter {
+  return new BatchWriter({
+    client: storage.client,
+    database: db,
+    spool: new Spool(tempDir("tm-spool-")),
+    maxRows: 10,
+    maxDelayMs: 10,
+    maxQueueRows: 100,
+    maxSpoolBytes: 1024 * 1024,
+    ...over,
+  });
+}
 
 function score(i: number): ScoreRow {
   return {
@@ -75,12 +89,9 @@ describe("batch writer", () => {
   it("storage-down-rows-spooled-then-replayed-exactly-once", async () => {
     const spool = new Spool(tempDir("tm-spool-"));
     const metrics = createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false });
-    const writer = new BatchWriter({
-      client: storage.client,
-      database: db,
+    const writer = testWriter({
       spool,
       maxRows: 50,
-      maxDelayMs: 10,
       maxQueueRows: 10_000,
       maxSpoolBytes: 100 * 1024 * 1024,
       metrics,
@@ -121,15 +132,7 @@ describe("batch writer", () => {
     const body = rows.map((r) => JSON.stringify(r)).join("\n");
     await spool.append("scores", "fixed-token-1", 2, body);
     await spool.append("scores", "fixed-token-1", 2, body);
-    const writer = new BatchWriter({
-      client: storage.client,
-      database: db,
-      spool,
-      maxRows: 10,
-      maxDelayMs: 10,
-      maxQueueRows: 100,
-      maxSpoolBytes: 1024 * 1024,
-    });
+    const writer = testWriter({ spool });
     const before = await count("scores");
     await writer.start();
     expect(spool.size).toBe(0);
@@ -141,15 +144,7 @@ describe("batch writer", () => {
     const dir = tempDir("tm-spool-");
     await new Spool(dir).append("scores", "restart-token", 1, JSON.stringify(score(7000)));
     const spool = new Spool(dir);
-    const writer = new BatchWriter({
-      client: storage.client,
-      database: db,
-      spool,
-      maxRows: 10,
-      maxDelayMs: 10,
-      maxQueueRows: 100,
-      maxSpoolBytes: 1024 * 1024,
-    });
+    const writer = testWriter({ spool });
     await writer.start();
     const rs = await storage.client.query({
       query: `SELECT count() AS n FROM ${db}.scores WHERE score_id = 's-7000'`,
@@ -160,15 +155,7 @@ describe("batch writer", () => {
   });
 
   it("admit() answers backpressure with a coded 429 when the queue is full", async () => {
-    const writer = new BatchWriter({
-      client: storage.client,
-      database: db,
-      spool: new Spool(tempDir("tm-spool-")),
-      maxRows: 1000,
-      maxDelayMs: 10_000,
-      maxQueueRows: 5,
-      maxSpoolBytes: 1024,
-    });
+    const writer = testWriter({ maxRows: 1000, maxDelayMs: 10_000, maxQueueRows: 5, maxSpoolBytes: 1024 });
     writer.enqueue("scores", [score(1), score(2), score(3)]);
     expect(() => writer.admit(3)).toThrowError(
       expect.objectContaining({ code: "TM_ERR_BACKPRESSURE", statusCode: 429 }),
@@ -179,16 +166,7 @@ describe("batch writer", () => {
 
   it("rows-nobody-waits-on-linger-up-to-maxDelayMs-and-leave-with-the-next-awaited-write", async () => {
     const metrics = createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false });
-    const writer = new BatchWriter({
-      client: storage.client,
-      database: db,
-      spool: new Spool(tempDir("tm-spool-")),
-      maxRows: 1000,
-      maxDelayMs: 60_000,
-      maxQueueRows: 1000,
-      maxSpoolBytes: 1024 * 1024,
-      metrics,
-    });
+    const writer = testWriter({ maxRows: 1000, maxDelayMs: 60_000, maxQueueRows: 1000, metrics });
     const inserts = async () => (await metrics.registry.getSingleMetric("tokenmeter_batch_rows")?.get())?.values;
     const before = await count("scores");
     // The in-process proxy's rows: queued, nobody waits, so no insert yet (an awaited write
