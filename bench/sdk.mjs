@@ -1,12 +1,14 @@
 // SDK overhead: the time @tokenmeter/sdk adds to an OpenAI call, and its effect on stream
 // throughput.
 //
-// Two clients of the official `openai` package share one in-process fake: a custom `fetch`
+// Clients of the official `openai` package share one in-process fake: a custom `fetch`
 // that answers from memory (no sockets), so what differs between them is the instrumentation
 // alone. One is plain, the other observed by the SDK, initialised with the real batching span
 // processor and a no-op exporter (export is asynchronous and batched in production; here it
 // would only measure the exporter). Calls alternate between the two clients, order flipped
-// every pair, so drift (GC, JIT, CPU clocks, other processes) hits both equally. Both clients
+// every pair, so drift (GC, JIT, CPU clocks, other processes) hits both equally. For streams a
+// second plain client runs in the same rotation: how far it lands from the first is the noise
+// that "unchanged within noise" is judged against. Both clients
 // run with OpenTelemetry's async context tracking on (init registers it), as in any app using
 // OpenTelemetry; on Node 20 that is a promise hook every promise of the process pays.
 //
@@ -94,6 +96,8 @@ const handle = init({ serviceName: "sdk-bench", team: "bench", exporter: noopExp
 const options = { apiKey: "sk-bench", baseURL: "http://bench.invalid/v1", maxRetries: 0, fetch: inMemoryFetch };
 const plain = new OpenAI(options);
 const observed = observeOpenAI(new OpenAI(options));
+// A second plain client, measured like the other two: plain vs control shows the noise.
+const control = new OpenAI(options);
 
 const request = {
   model: MODEL,
@@ -140,17 +144,51 @@ async function interleaved(n, measure) {
   return { plain: a.sort((x, y) => x - y), observed: b.sort((x, y) => x - y) };
 }
 
+/**
+ * Streams on the three clients, the order rotating every round. Returns, per block of rounds,
+ * the median events/s of each client, so ratios can be read block by block.
+ */
+async function streamRounds(n, blocks) {
+  const clients = [plain, control, observed];
+  const per = Math.max(1, Math.floor(n / blocks));
+  const byNumber = (x, y) => x - y;
+  const perBlock = [];
+  const all = clients.map(() => []);
+  for (let b = 0; b < blocks; b++) {
+    const samples = clients.map(() => []);
+    for (let i = 0; i < per; i++) {
+      for (let k = 0; k < clients.length; k++) {
+        const c = (i + k) % clients.length;
+        const eps = await timeStream(clients[c]);
+        samples[c].push(eps);
+        all[c].push(eps);
+      }
+    }
+    perBlock.push(samples.map((xs) => percentile(xs.sort(byNumber), 50)));
+  }
+  const [a, c, o] = all.map((xs) => xs.sort(byNumber));
+  return { perBlock, plain: a, control: c, observed: o };
+}
+
 await interleaved(WARMUP, timeCall);
-await interleaved(Math.ceil(WARMUP / 10), timeStream);
+await streamRounds(Math.ceil(WARMUP / 10), 1);
 
 const calls = await interleaved(CALLS, timeCall);
-const streams = await interleaved(STREAMS, timeStream);
+const BLOCKS = 10;
+const streams = await streamRounds(STREAMS, BLOCKS);
+const blocks = streams.perBlock;
 await handle.shutdown();
 
 const p = (sorted, q) => percentile(sorted, q);
 const medianAdded = p(calls.observed, 50) - p(calls.plain, 50);
 const p99Added = p(calls.observed, 99) - p(calls.plain, 99);
 const streamRatio = p(streams.observed, 50) / p(streams.plain, 50);
+// Block by block: control/plain is the noise band, observed/plain the effect.
+const sortNum = (xs) => xs.sort((x, y) => x - y);
+const noise = sortNum(blocks.map(([a, c]) => c / a));
+const effect = sortNum(blocks.map(([a, , o]) => o / a));
+const effectMedian = percentile(effect, 50);
+const withinNoise = effectMedian >= noise[0] && effectMedian <= noise[noise.length - 1];
 
 console.log(`node ${process.version}, openai ${OPENAI_VERSION}, in-memory fetch, content capture on`);
 console.log(`non-streaming chat.completions.create, ${fmt(CALLS)} calls per client:`);
@@ -159,7 +197,11 @@ console.log(`  observed   median ${fmt(p(calls.observed, 50), 1)} µs   p99 ${fm
 console.log(`  added      median ${fmt(medianAdded, 1)} µs   p99 ${fmt(p99Added, 1)} µs   (target: median <= 50 µs)`);
 console.log(`streaming (${STREAM_EVENTS} events per stream), ${fmt(STREAMS)} streams per client:`);
 console.log(`  plain      median ${fmt(p(streams.plain, 50))} events/s`);
+console.log(`  control    median ${fmt(p(streams.control, 50))} events/s   (a second plain client)`);
 console.log(`  observed   median ${fmt(p(streams.observed, 50))} events/s`);
 console.log(`  ratio      observed/plain ${fmt(streamRatio, 3)}   (target: 1 within noise)`);
+console.log(
+  `  noise      ${BLOCKS} blocks of plain/control/observed rounds: control/plain ${fmt(noise[0], 3)}..${fmt(noise[noise.length - 1], 3)}, observed/plain median ${fmt(effectMedian, 3)} (${fmt(effect[0], 3)}..${fmt(effect[effect.length - 1], 3)}): ${withinNoise ? "within" : "OUTSIDE"} the noise band`,
+);
 
 if (medianAdded > 50) process.exitCode = 1;
