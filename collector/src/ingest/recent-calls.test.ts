@@ -91,6 +91,16 @@ describe("RecentCalls: de-duplication across export batches", () => {
     ).toEqual([]);
   });
 
+  it("span-ids-reused-in-another-trace-are-not-duplicates", () => {
+    const recent = new RecentCalls();
+    recent.admit([call("fixed", "outer")]);
+    const other = "0af7651916cd43dd8448eb211c80319c";
+    // The same span id, and a span named like the first call's parent, in another trace.
+    expect(recent.admit([call("fixed", "outer", { trace_id: other })]).drop).toEqual([]);
+    expect(recent.admit([call("outer", "root", { trace_id: other, convention: "openinference" })]).drop).toEqual([0]);
+    expect(recent.admit([call("outer", "root", { convention: "openinference" })]).drop).toEqual([0]);
+  });
+
   it("the-oldest-calls-are-forgotten-beyond-capacity", () => {
     const recent = new RecentCalls(2);
     recent.admit([call("a", "r1"), call("b", "r2"), call("c", "r3")]);

@@ -23,8 +23,6 @@ import type { CallSummary } from "./process-batch.js";
 
 /** What the index keeps of a stored call: enough to match, nothing else. */
 interface Entry extends DedupeCandidate {
-  key: string;
-  parentKey: string;
   hasContent: boolean;
   /** For a dropped call remembered as an alias: the stored call that counts it. */
   canonical?: Entry;
@@ -41,17 +39,23 @@ const NONE: CrossBatchVerdict = Object.freeze({ drop: [], contentFor: [] }) as C
 
 export const DEFAULT_RECENT_CALLS = 50_000;
 
+/**
+ * Entries are keyed by span id alone (random 64-bit ids, so no concatenated keys to build
+ * on this hot path) and matched only within their own trace; a sender reusing one span id
+ * across traces costs at most a missed de-duplication, never a wrong one.
+ */
 export class RecentCalls {
   readonly #capacity: number;
   readonly #byId = new Map<string, Entry>();
-  readonly #byParent = new Map<string, Entry[]>();
-  /** Insertion order, for eviction: a ring of keys. */
-  readonly #ring: Array<string | undefined>;
+  /** Calls by their parent span id: one entry, or several under a common parent. */
+  readonly #byParent = new Map<string, Entry | Entry[]>();
+  /** Insertion order, for eviction. */
+  readonly #ring: Array<Entry | undefined>;
   #next = 0;
 
   constructor(capacity = DEFAULT_RECENT_CALLS) {
     this.#capacity = Math.max(1, capacity);
-    this.#ring = new Array<string | undefined>(this.#capacity);
+    this.#ring = new Array<Entry | undefined>(this.#capacity);
   }
 
   get size(): number {
@@ -76,7 +80,7 @@ export class RecentCalls {
       }
       const match = found.canonical ?? found;
       // Remembered too, so that a span wrapping this one later still finds the kept call.
-      if (found.key !== e.key) {
+      if (found.span_id !== e.span_id) {
         e.canonical = match;
         kept.push(e);
       }
@@ -97,46 +101,59 @@ export class RecentCalls {
   }
 
   #match(e: Entry): Entry | undefined {
-    const same = this.#byId.get(e.key);
-    if (same !== undefined) return same;
+    const trace = e.trace_id;
+    const same = this.#byId.get(e.span_id);
+    if (same !== undefined && same.trace_id === trace) return same;
     // A wrapper of a stored call: any stored call right under it describing the same call.
-    for (const child of this.#byParent.get(e.key) ?? []) if (sameCall(e, child, true)) return child;
+    const children = this.#byParent.get(e.span_id);
+    if (children !== undefined) {
+      for (const child of Array.isArray(children) ? children : [children]) {
+        if (child.trace_id === trace && sameCall(e, child, true)) return child;
+      }
+    }
     if (e.parent_span_id === "") return undefined;
     // A call inside a stored wrapper.
-    const parent = this.#byId.get(e.parentKey);
-    if (parent !== undefined && sameCall(parent, e, true)) return parent;
+    const parent = this.#byId.get(e.parent_span_id);
+    if (parent !== undefined && parent.trace_id === trace && sameCall(parent, e, true)) return parent;
     // Another instrumentation's span for the same call, side by side.
-    for (const sib of this.#byParent.get(e.parentKey) ?? []) if (siblingsMatch(sib, e)) return sib;
+    const siblings = this.#byParent.get(e.parent_span_id);
+    if (siblings !== undefined) {
+      for (const sib of Array.isArray(siblings) ? siblings : [siblings]) {
+        if (sib.trace_id === trace && siblingsMatch(sib, e)) return sib;
+      }
+    }
     return undefined;
   }
 
   #remember(e: Entry): void {
     const old = this.#ring[this.#next];
     if (old !== undefined) this.#forget(old);
-    this.#ring[this.#next] = e.key;
+    this.#ring[this.#next] = e;
     this.#next = (this.#next + 1) % this.#capacity;
-    this.#byId.set(e.key, e);
-    const siblings = this.#byParent.get(e.parentKey);
-    if (siblings === undefined) this.#byParent.set(e.parentKey, [e]);
-    else siblings.push(e);
+    this.#byId.set(e.span_id, e);
+    // Root calls have no siblings to pair with: two root spans are two traces.
+    if (e.parent_span_id === "") return;
+    const under = this.#byParent.get(e.parent_span_id);
+    if (under === undefined) this.#byParent.set(e.parent_span_id, e);
+    else if (Array.isArray(under)) under.push(e);
+    else this.#byParent.set(e.parent_span_id, [under, e]);
   }
 
-  #forget(key: string): void {
-    const e = this.#byId.get(key);
-    if (e === undefined) return;
-    this.#byId.delete(key);
-    const siblings = this.#byParent.get(e.parentKey);
-    if (siblings === undefined) return;
-    const at = siblings.indexOf(e);
-    if (at >= 0) siblings.splice(at, 1);
-    if (siblings.length === 0) this.#byParent.delete(e.parentKey);
+  #forget(e: Entry): void {
+    if (this.#byId.get(e.span_id) === e) this.#byId.delete(e.span_id);
+    if (e.parent_span_id === "") return;
+    const under = this.#byParent.get(e.parent_span_id);
+    if (under === e) this.#byParent.delete(e.parent_span_id);
+    else if (Array.isArray(under)) {
+      const at = under.indexOf(e);
+      if (at >= 0) under.splice(at, 1);
+      if (under.length === 0) this.#byParent.delete(e.parent_span_id);
+    }
   }
 }
 
 function entryOf(c: CallSummary): Entry {
   return {
-    key: `${c.trace_id}/${c.span_id}`,
-    parentKey: `${c.trace_id}/${c.parent_span_id}`,
     trace_id: c.trace_id,
     span_id: c.span_id,
     parent_span_id: c.parent_span_id,
