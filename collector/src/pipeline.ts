@@ -95,13 +95,19 @@ export class IngestPipeline {
   async #store(batch: ProcessedBatch, signal: "traces" | "logs", wait: boolean): Promise<void> {
     const { writer, metrics, logger } = this.#d;
     const m = metrics.pipeline;
-    if (this.#recent !== undefined && batch.calls.length > 0) {
-      const verdict = this.#recent.admit(batch.calls);
-      if (verdict.drop.length > 0) {
-        dropCounted(batch, verdict);
-        m.callsDeduplicated.inc(verdict.drop.length);
+    const verdict = this.#recent !== undefined && batch.calls.length > 0 ? this.#recent.admit(batch.calls) : undefined;
+    if (verdict !== undefined && verdict.drop.length > 0) dropCounted(batch, verdict);
+    const rows = batch.spans.rows + batch.llm_calls.rows + batch.scores.rows + batch.call_content.rows;
+    if (wait) {
+      // Refused before anything is counted: the sender retries the whole batch.
+      try {
+        writer.admit(rows);
+      } catch (err) {
+        verdict?.rollback();
+        throw err;
       }
     }
+    if (verdict !== undefined && verdict.drop.length > 0) m.callsDeduplicated.inc(verdict.drop.length);
     m.spansReceived.inc({ signal }, batch.received);
     if (batch.rejected > 0) m.spansRejected.inc({ signal, reason: "invalid_span" }, batch.rejected);
     if (batch.normalizeFailures > 0) {
@@ -123,8 +129,13 @@ export class IngestPipeline {
       ["call_content", batch.call_content],
     ] as const;
     if (wait) {
-      writer.admit(batch.spans.rows + batch.llm_calls.rows + batch.scores.rows + batch.call_content.rows);
-      await Promise.all(tables.map(([t, c]) => writer.writeText(t, c.text, c.rows)));
+      try {
+        await Promise.all(tables.map(([t, c]) => writer.writeText(t, c.text, c.rows)));
+      } catch (err) {
+        // Neither storage nor the spool took it: the sender gets a 503 and sends it again.
+        verdict?.rollback();
+        throw err;
+      }
     } else {
       for (const [t, c] of tables) writer.enqueueText(t, c.text, c.rows);
     }

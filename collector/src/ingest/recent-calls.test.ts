@@ -101,6 +101,36 @@ describe("RecentCalls: de-duplication across export batches", () => {
     expect(recent.admit([call("outer", "root", { convention: "openinference" })]).drop).toEqual([0]);
   });
 
+  it("a-rolled-back-batch-counts-nothing-and-its-retry-is-kept", () => {
+    const recent = new RecentCalls();
+    const refused = recent.admit([call("inner", "outer")]);
+    refused.rollback();
+    expect(recent.admit([call("inner", "outer")]).drop).toEqual([]);
+  });
+
+  it("a-wrapper-dropped-for-a-call-rolled-back-later-does-not-eat-that-call-on-retry", () => {
+    const recent = new RecentCalls();
+    const first = recent.admit([call("inner", "outer")]);
+    // The wrapper arrives while the inner call's batch is still being written: dropped.
+    const wrapper = recent.admit([call("outer", "root", { convention: "openinference", has_content: 1 })]);
+    expect(wrapper.drop).toEqual([0]);
+    expect(wrapper.contentFor).toHaveLength(1);
+    // Then the inner call's batch is refused and sent again: it must be stored.
+    first.rollback();
+    expect(recent.admit([call("inner", "outer")]).drop).toEqual([]);
+  });
+
+  it("content-handed-over-by-a-rolled-back-batch-is-handed-over-again", () => {
+    const recent = new RecentCalls();
+    recent.admit([call("inner", "outer")]);
+    const wrapper = recent.admit([call("outer", "root", { convention: "openinference", has_content: 1 })]);
+    expect(wrapper.contentFor).toHaveLength(1);
+    wrapper.rollback();
+    const retry = recent.admit([call("outer", "root", { convention: "openinference", has_content: 1 })]);
+    expect(retry.drop).toEqual([0]);
+    expect(retry.contentFor).toHaveLength(1);
+  });
+
   it("the-oldest-calls-are-forgotten-beyond-capacity", () => {
     const recent = new RecentCalls(2);
     recent.admit([call("a", "r1"), call("b", "r2"), call("c", "r3")]);

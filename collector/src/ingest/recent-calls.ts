@@ -26,6 +26,8 @@ interface Entry extends DedupeCandidate {
   hasContent: boolean;
   /** For a dropped call remembered as an alias: the stored call that counts it. */
   canonical?: Entry;
+  /** Its batch was not stored after all (rolled back): it counts nothing. */
+  removed?: boolean;
 }
 
 export interface CrossBatchVerdict {
@@ -33,9 +35,19 @@ export interface CrossBatchVerdict {
   drop: number[];
   /** For each dropped call whose messages the kept call lacks: the kept call's ids. */
   contentFor: Array<{ index: number; trace_id: string; span_id: string; timestamp: number }>;
+  /**
+   * Forgets what this batch added, for a batch that was not stored after all (refused with
+   * 429/503): its retry must be stored, not dropped as a copy of itself.
+   */
+  rollback(): void;
 }
 
-const NONE: CrossBatchVerdict = Object.freeze({ drop: [], contentFor: [] }) as CrossBatchVerdict;
+const NONE: CrossBatchVerdict = Object.freeze({ drop: [], contentFor: [], rollback() {} });
+
+/** An entry still counts: neither it nor the call it stands for was rolled back. */
+function live(e: Entry): boolean {
+  return e.removed !== true && e.canonical?.removed !== true;
+}
 
 export const DEFAULT_RECENT_CALLS = 50_000;
 
@@ -63,13 +75,25 @@ export class RecentCalls {
   }
 
   /**
-   * Decides which calls of a new batch are already counted, then remembers the batch's other
-   * calls. Call it once per batch, in the order batches are stored.
+   * Decides which calls of a new batch are already counted, then remembers the batch's calls
+   * at once (a batch arriving while this one is still being written must see them). Call it
+   * once per batch, in the order batches are stored, and roll it back if the batch is refused.
    */
   admit(calls: readonly CallSummary[]): CrossBatchVerdict {
     if (calls.length === 0) return NONE;
-    let verdict: CrossBatchVerdict | undefined;
     const kept: Entry[] = [];
+    const gaveContent: Entry[] = [];
+    const verdict: CrossBatchVerdict = {
+      drop: [],
+      contentFor: [],
+      rollback: () => {
+        for (const e of kept) {
+          e.removed = true;
+          this.#forget(e);
+        }
+        for (const e of gaveContent) e.hasContent = false;
+      },
+    };
     for (let i = 0; i < calls.length; i++) {
       const c = calls[i] as CallSummary;
       const e = entryOf(c);
@@ -84,7 +108,6 @@ export class RecentCalls {
         e.canonical = match;
         kept.push(e);
       }
-      verdict ??= { drop: [], contentFor: [] };
       verdict.drop.push(i);
       if (e.hasContent && !match.hasContent) {
         verdict.contentFor.push({
@@ -94,32 +117,33 @@ export class RecentCalls {
           timestamp: match.timestamp ?? c.timestamp,
         });
         match.hasContent = true;
+        gaveContent.push(match);
       }
     }
     for (const e of kept) this.#remember(e);
-    return verdict ?? NONE;
+    return verdict;
   }
 
   #match(e: Entry): Entry | undefined {
     const trace = e.trace_id;
     const same = this.#byId.get(e.span_id);
-    if (same !== undefined && same.trace_id === trace) return same;
+    if (same !== undefined && same.trace_id === trace && live(same)) return same;
     // A wrapper of a stored call: any stored call right under it describing the same call.
     const children = this.#byParent.get(e.span_id);
     if (children !== undefined) {
       for (const child of Array.isArray(children) ? children : [children]) {
-        if (child.trace_id === trace && sameCall(e, child, true)) return child;
+        if (child.trace_id === trace && live(child) && sameCall(e, child, true)) return child;
       }
     }
     if (e.parent_span_id === "") return undefined;
     // A call inside a stored wrapper.
     const parent = this.#byId.get(e.parent_span_id);
-    if (parent !== undefined && parent.trace_id === trace && sameCall(parent, e, true)) return parent;
+    if (parent !== undefined && parent.trace_id === trace && live(parent) && sameCall(parent, e, true)) return parent;
     // Another instrumentation's span for the same call, side by side.
     const siblings = this.#byParent.get(e.parent_span_id);
     if (siblings !== undefined) {
       for (const sib of Array.isArray(siblings) ? siblings : [siblings]) {
-        if (sib.trace_id === trace && siblingsMatch(sib, e)) return sib;
+        if (sib.trace_id === trace && live(sib) && siblingsMatch(sib, e)) return sib;
       }
     }
     return undefined;
