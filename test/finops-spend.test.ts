@@ -7,6 +7,7 @@ import { runSpend } from "../collector/src/cli/spend.js";
 import { createPriceBook } from "../collector/src/enrich/price-book.js";
 import type { Finops } from "../collector/src/finops/finops.js";
 import type { MonthForecast } from "../collector/src/finops/forecast.js";
+import { otlpJsonTraces } from "./helpers/collector.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
 
 const NOW = Date.UTC(2026, 10, 20, 12, 30);
@@ -133,24 +134,12 @@ describe("GET /api/v1/spend", () => {
       method: "POST",
       url: "/v1/traces",
       headers: { "content-type": "application/json" },
-      payload: {
-        resourceSpans: [
-          {
-            resource: { attributes: [{ key: "service.name", value: { stringValue: "svc" } }] },
-            scopeSpans: [
-              {
-                scope: { name: "test" },
-                spans: [
-                  span(1, "gpt-4o"),
-                  span(2, "gpt-4o"),
-                  span(3, "acme-secret-model"),
-                  span(4, "acme-secret-model"),
-                ],
-              },
-            ],
-          },
-        ],
-      },
+      payload: otlpJsonTraces("svc", [
+        span(1, "gpt-4o"),
+        span(2, "gpt-4o"),
+        span(3, "acme-secret-model"),
+        span(4, "acme-secret-model"),
+      ]),
     });
     expect(res.statusCode).toBe(200);
     const body = await get<{ rows: Row[] }>(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCollector, type Collector } from "../collector/src/app.js";
-import { fetchTrace } from "./helpers/collector.js";
+import { fetchTrace, intAttr, otlpJsonTraces, strAttr } from "./helpers/collector.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
 
 /**
@@ -25,40 +25,31 @@ afterAll(async () => {
 });
 
 const TRACE = "7be1a1c2d3e4f5061728394a5b6c7d8e";
-const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
-const int = (key: string, v: number) => ({ key, value: { intValue: String(v) } });
-
 function body(): string {
-  return JSON.stringify({
-    resourceSpans: [
-      {
-        resource: { attributes: [str("service.name", "retrying-app")] },
-        scopeSpans: [
-          {
-            scope: { name: "app" },
-            spans: [
-              {
-                traceId: TRACE,
-                spanId: "a1b2c3d4e5f60718",
-                parentSpanId: "0011223344556677",
-                name: "chat gpt-4o-mini",
-                kind: 3,
-                startTimeUnixNano: "1793534400000000000",
-                endTimeUnixNano: "1793534400400000000",
-                attributes: [
-                  str("gen_ai.operation.name", "chat"),
-                  str("gen_ai.provider.name", "openai"),
-                  str("gen_ai.request.model", "gpt-4o-mini"),
-                  int("gen_ai.usage.input_tokens", 12),
-                  int("gen_ai.usage.output_tokens", 5),
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  });
+  return JSON.stringify(
+    otlpJsonTraces(
+      "retrying-app",
+      [
+        {
+          traceId: TRACE,
+          spanId: "a1b2c3d4e5f60718",
+          parentSpanId: "0011223344556677",
+          name: "chat gpt-4o-mini",
+          kind: 3,
+          startTimeUnixNano: "1793534400000000000",
+          endTimeUnixNano: "1793534400400000000",
+          attributes: [
+            strAttr("gen_ai.operation.name", "chat"),
+            strAttr("gen_ai.provider.name", "openai"),
+            strAttr("gen_ai.request.model", "gpt-4o-mini"),
+            intAttr("gen_ai.usage.input_tokens", 12),
+            intAttr("gen_ai.usage.output_tokens", 5),
+          ],
+        },
+      ],
+      "app",
+    ),
+  );
 }
 
 const post = () =>

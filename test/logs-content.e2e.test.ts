@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCollector, type Collector } from "../collector/src/app.js";
+import { intAttr, otlpJsonTraces, strAttr } from "./helpers/collector.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
 
 /**
@@ -20,39 +21,31 @@ afterAll(async () => {
 
 const TRACE = "5b8efff798038103d269b633813fc60c";
 const SPAN = "eee19b7ec3c1b174";
-const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
+const str = strAttr;
 
 describe("content sent as OTLP log events", () => {
   it("content-events-on-v1-logs-fill-the-call-row-of-their-span", async () => {
-    const spans = {
-      resourceSpans: [
+    const spans = otlpJsonTraces(
+      "strict-app",
+      [
         {
-          resource: { attributes: [str("service.name", "strict-app")] },
-          scopeSpans: [
-            {
-              scope: { name: "@opentelemetry/instrumentation-openai" },
-              spans: [
-                {
-                  traceId: TRACE,
-                  spanId: SPAN,
-                  name: "chat gpt-4o-mini",
-                  kind: 3,
-                  startTimeUnixNano: "1793534400000000000",
-                  endTimeUnixNano: "1793534400400000000",
-                  attributes: [
-                    str("gen_ai.operation.name", "chat"),
-                    str("gen_ai.provider.name", "openai"),
-                    str("gen_ai.request.model", "gpt-4o-mini"),
-                    { key: "gen_ai.usage.input_tokens", value: { intValue: "12" } },
-                    { key: "gen_ai.usage.output_tokens", value: { intValue: "5" } },
-                  ],
-                },
-              ],
-            },
+          traceId: TRACE,
+          spanId: SPAN,
+          name: "chat gpt-4o-mini",
+          kind: 3,
+          startTimeUnixNano: "1793534400000000000",
+          endTimeUnixNano: "1793534400400000000",
+          attributes: [
+            str("gen_ai.operation.name", "chat"),
+            str("gen_ai.provider.name", "openai"),
+            str("gen_ai.request.model", "gpt-4o-mini"),
+            intAttr("gen_ai.usage.input_tokens", 12),
+            intAttr("gen_ai.usage.output_tokens", 5),
           ],
         },
       ],
-    };
+      "@opentelemetry/instrumentation-openai",
+    );
     const logs = {
       resourceLogs: [
         {

@@ -1,6 +1,7 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCollector, type Collector } from "../collector/src/app.js";
+import { otlpJsonTraces } from "./helpers/collector.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
 
 /**
@@ -48,14 +49,7 @@ function jsonSpan(overrides: Record<string, unknown> = {}, attrs: Array<Record<s
 }
 
 function jsonRequest(spans: unknown[]) {
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: "bad-input-test" } }] },
-        scopeSpans: [{ scope: { name: "test" }, spans }],
-      },
-    ],
-  };
+  return otlpJsonTraces("bad-input-test", spans);
 }
 
 async function post(body: string | Buffer, headers: Record<string, string>) {

@@ -6,6 +6,23 @@ import { embeddedStorage, silentLogger, testConfig } from "./embedded.js";
 
 type Row = Record<string, unknown>;
 
+/** An OTLP/JSON key-value with a string value. */
+export const strAttr = (key: string, v: string) => ({ key, value: { stringValue: v } });
+/** An OTLP/JSON key-value with an int value (int64 as a string, as the spec's JSON mapping allows). */
+export const intAttr = (key: string, v: number) => ({ key, value: { intValue: String(v) } });
+
+/** An OTLP/JSON trace request: one resource (its service name) and one scope holding `spans`. */
+export function otlpJsonTraces(service: string, spans: unknown[], scope = "test") {
+  return {
+    resourceSpans: [
+      {
+        resource: { attributes: [strAttr("service.name", service)] },
+        scopeSpans: [{ scope: { name: scope }, spans }],
+      },
+    ],
+  };
+}
+
 /** A collector with the default test config on this worker's embedded ClickHouse, listening on a free local port. */
 export async function listeningCollector(): Promise<{ collector: Collector; url: string }> {
   const { dir, storage } = await embeddedStorage();
