@@ -8,15 +8,21 @@
 // would only measure the exporter). Calls alternate between the two clients, order flipped
 // every pair, so drift (GC, JIT, CPU clocks, other processes) hits both equally. For streams a
 // second plain client runs in the same rotation: how far it lands from the first is the noise
-// that "unchanged within noise" is judged against. Both clients
-// run with OpenTelemetry's async context tracking on (init registers it), as in any app using
-// OpenTelemetry; on Node 20 that is a promise hook every promise of the process pays.
+// that "unchanged within noise" is judged against.
+//
+// Async context: on Node 20, once anything enters an OpenTelemetry context, AsyncLocalStorage
+// puts a hook on every promise of the process. The SDK alone, called from the root context,
+// never switches it on (lazy-context.ts), so by default all clients run without it.
+// SDK_BENCH_ASYNC_CONTEXT=1 switches it on first, as in an app that already uses contexts
+// (withAttributes, an HTTP instrumentation...): every promise then costs more, and the
+// observer's own promise per stream event shows more.
 //
 //   npm run bench:sdk            (builds first)
 //   SDK_BENCH_CALLS=50000 SDK_BENCH_STREAMS=4000 node bench/sdk.mjs
+//   SDK_BENCH_ASYNC_CONTEXT=1 node bench/sdk.mjs
 import OpenAI from "openai";
 import { VERSION as OPENAI_VERSION } from "openai/version";
-import { init, observeOpenAI } from "../sdk/dist/index.js";
+import { init, observeOpenAI, withAttributes } from "../sdk/dist/index.js";
 import { fmt, percentile } from "./lib.mjs";
 
 const CALLS = Number(process.env.SDK_BENCH_CALLS ?? 20_000);
@@ -92,6 +98,9 @@ const noopExporter = {
   forceFlush: () => Promise.resolve(),
 };
 const handle = init({ serviceName: "sdk-bench", team: "bench", exporter: noopExporter });
+const ASYNC_CONTEXT = process.env.SDK_BENCH_ASYNC_CONTEXT === "1";
+// Entering any context switches async context tracking on for the rest of the process.
+if (ASYNC_CONTEXT) await withAttributes({ feature: "bench" }, async () => undefined);
 
 const options = { apiKey: "sk-bench", baseURL: "http://bench.invalid/v1", maxRetries: 0, fetch: inMemoryFetch };
 const plain = new OpenAI(options);
@@ -190,7 +199,9 @@ const effect = sortNum(blocks.map(([a, , o]) => o / a));
 const effectMedian = percentile(effect, 50);
 const withinNoise = effectMedian >= noise[0] && effectMedian <= noise[noise.length - 1];
 
-console.log(`node ${process.version}, openai ${OPENAI_VERSION}, in-memory fetch, content capture on`);
+console.log(
+  `node ${process.version}, openai ${OPENAI_VERSION}, in-memory fetch, content capture on, async context tracking ${ASYNC_CONTEXT ? "on (SDK_BENCH_ASYNC_CONTEXT=1)" : "off (the SDK alone never turns it on)"}`,
+);
 console.log(`non-streaming chat.completions.create, ${fmt(CALLS)} calls per client:`);
 console.log(`  plain      median ${fmt(p(calls.plain, 50), 1)} µs   p99 ${fmt(p(calls.plain, 99), 1)} µs`);
 console.log(`  observed   median ${fmt(p(calls.observed, 50), 1)} µs   p99 ${fmt(p(calls.observed, 99), 1)} µs`);

@@ -3,7 +3,8 @@
  *
  * - No OpenTelemetry set up yet (standalone): registers a Node tracer provider with a batching
  *   OTLP/HTTP (gzip) exporter towards the collector, the AsyncLocalStorage context manager (so
- *   attribution follows `await`s) and the W3C trace-context + baggage propagator.
+ *   attribution follows `await`s; switched on at the first context entered, see
+ *   lazy-context.ts) and the W3C trace-context + baggage propagator.
  * - The app already registered a tracer provider (attached): starts nothing of its own. Spans
  *   are made with the app's provider (its sampler, resource and processors apply), and a
  *   batching exporter towards tokenmeter is added to that provider when it allows it, forwarding
@@ -18,6 +19,7 @@ import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from "@
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { type InitOptions, resolveConfig, type SdkConfig } from "./config.js";
 import { log } from "./diag.js";
+import { LazyContextManager } from "./lazy-context.js";
 import { createRuntime, installRuntime } from "./runtime.js";
 import { addToProvider, createSpanProcessor } from "./span-processor.js";
 import type { TokenmeterHandle } from "./types.js";
@@ -62,7 +64,8 @@ function standalone(config: SdkConfig): TokenmeterHandle {
     sampler: new ParentBasedSampler({ root }),
     spanProcessors: [createSpanProcessor(config, false)],
   });
-  provider.register();
+  // AsyncLocalStorage only once a context must follow `await`s (see lazy-context.ts).
+  provider.register({ contextManager: new LazyContextManager() });
   installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION)));
   const stopFlushOnExit = flushOnExit(() => provider.forceFlush());
 

@@ -1,0 +1,72 @@
+/**
+ * The SDK's context manager switches Node 20's async hooks on only when a context has to follow
+ * `await`s: an app calling its model from the root context never pays a promise hook for the
+ * SDK, export included, and withAttributes still carries attribution across awaits.
+ */
+import { executionAsyncId } from "node:async_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { context, ROOT_CONTEXT } from "@opentelemetry/api";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeProvider, startFakeProvider } from "../collector/src/fake-provider/index.js";
+import { init, observeOpenAI, withAttributes } from "../sdk/src/index.js";
+
+let fake: FakeProvider;
+const exported = new InMemorySpanExporter();
+let handle: ReturnType<typeof init>;
+
+beforeAll(async () => {
+  fake = await startFakeProvider();
+  handle = init({ serviceName: "ctx-app", exporter: exported });
+});
+
+afterAll(async () => {
+  await handle?.shutdown();
+  await fake?.close();
+});
+
+/** Node tracks promises (a hook per promise) only while some async hook or storage is on. */
+const promisesTracked = async () => (await Promise.resolve().then(() => executionAsyncId())) !== 0;
+
+const manager = () => (context as unknown as { _getContextManager(): { tracking?: boolean } })._getContextManager();
+
+describe("async context only when needed", () => {
+  it("root-context-calls-and-their-export-leave-async-context-tracking-off", async () => {
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    for (let i = 0; i < 3; i++) {
+      const stream = await client.chat.completions.create({
+        model: "gpt-4o-mini",
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: "user", content: `Root call ${i}` }],
+      });
+      for await (const _ of stream);
+    }
+    // The batch span processor exports inside a tracing-suppressed context.
+    await handle.forceFlush();
+    expect(exported.getFinishedSpans().filter((s) => s.name === "chat gpt-4o-mini")).toHaveLength(3);
+    expect(await promisesTracked()).toBe(false);
+    expect(manager().tracking).toBe(false);
+    expect(context.active()).toBe(ROOT_CONTEXT);
+  });
+
+  it("withAttributes-switches-tracking-on-and-attribution-follows-awaits", async () => {
+    expect(manager().tracking).toBe(false);
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    const activeAfterAwait = await withAttributes({ team: "payments", user: "u-ctx" }, async () => {
+      await sleep(5);
+      await client.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "In context" }],
+      });
+      return context.active() !== ROOT_CONTEXT;
+    });
+    expect(activeAfterAwait).toBe(true);
+    expect(manager().tracking).toBe(true);
+    expect(await promisesTracked()).toBe(true);
+    await handle.forceFlush();
+    const span = exported.getFinishedSpans().find((s) => s.attributes["tokenmeter.user"] === "u-ctx");
+    expect(span?.attributes).toMatchObject({ "tokenmeter.team": "payments" });
+  });
+});
