@@ -41,7 +41,9 @@ export class LazyContextManager implements ContextManager {
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
-    if (this.#tracking === undefined && onlySuppressesTracing(ctx)) {
+    // Untracked, every continuation runs in the root context anyway: entering the root (or the
+    // export's suppressed root) for a synchronous call needs no tracking.
+    if (this.#tracking === undefined && (ctx === ROOT_CONTEXT || onlySuppressesTracing(ctx))) {
       const previous = this.#sync;
       this.#sync = ctx;
       try {
