@@ -2,11 +2,9 @@ import { createWriteStream } from "node:fs";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/load-config.js";
-import { ERR_BAD_REQUEST, isTokenmeterError } from "../errors.js";
-import { type Backend, openBackend } from "../finops/cli-backend.js";
+import { ERR_BAD_REQUEST } from "../errors.js";
 import { exportFocus, type FocusFormat, utcMonth } from "../finops/focus-export.js";
-import type { CliIo } from "./spend.js";
+import { BACKEND_OPTIONS, type CliIo, runFinopsCommand } from "./finops-command.js";
 
 const USAGE = `usage: tokenmeter export focus --month YYYY-MM [--format csv|parquet] [--out FILE]
 
@@ -17,11 +15,8 @@ environment, provider, model and price), written by ClickHouse. Without --out it
   --local          read storage directly even if a server answers
 `;
 
-export async function runExport(argv: string[], io: CliIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  let backend: Backend | undefined;
-  try {
+export function runExport(argv: string[], io: CliIo = {}): Promise<number> {
+  return runFinopsCommand("export", io, async ({ stdout, stderr, config, connect }) => {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
@@ -29,10 +24,7 @@ export async function runExport(argv: string[], io: CliIo = {}): Promise<number>
         month: { type: "string" },
         format: { type: "string" },
         out: { type: "string", short: "o" },
-        "api-url": { type: "string" },
-        local: { type: "boolean" },
-        config: { type: "string", short: "c" },
-        help: { type: "boolean", short: "h" },
+        ...BACKEND_OPTIONS,
       },
     });
     if (values.help) {
@@ -50,8 +42,7 @@ export async function runExport(argv: string[], io: CliIo = {}): Promise<number>
     if (format === "parquet" && !values.out && (stdout as { isTTY?: boolean }).isTTY) {
       throw ERR_BAD_REQUEST("Parquet is binary: pass --out FILE or redirect stdout");
     }
-    const config = loadConfig({ file: values.config ?? io.configFile });
-    backend = await openBackend(config, { apiUrl: values["api-url"], local: values.local });
+    const backend = await connect(config(values), values);
 
     let source: Readable;
     if (backend.kind === "api") {
@@ -78,10 +69,5 @@ export async function runExport(argv: string[], io: CliIo = {}): Promise<number>
       await pipeline(source, count, stdout, { end: false });
     }
     return 0;
-  } catch (err) {
-    stderr.write(`tokenmeter export: ${isTokenmeterError(err) ? `${err.code}: ` : ""}${(err as Error).message}\n`);
-    return 1;
-  } finally {
-    await backend?.close();
-  }
+  });
 }

@@ -8,7 +8,7 @@ import { ERR_BAD_CONFIG, ERR_BAD_REQUEST, isTokenmeterError } from "../errors.js
 import { diffPrices, entriesAt, lintCatalog, type PriceChange } from "../finops/catalog-diff.js";
 import { formatTable } from "../finops/table.js";
 import { parseTimeArg } from "../finops/time-arg.js";
-import type { CliIo } from "./spend.js";
+import type { CliIo } from "./finops-command.js";
 
 const USAGE = `usage: tokenmeter prices <show|validate|diff> [options]
 

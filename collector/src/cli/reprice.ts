@@ -1,14 +1,13 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/load-config.js";
 import { createPriceBook } from "../enrich/price-book.js";
-import { ERR_BAD_CONFIG, ERR_BAD_REQUEST, isTokenmeterError, TokenmeterError } from "../errors.js";
-import { type Backend, openBackend } from "../finops/cli-backend.js";
+import { ERR_BAD_CONFIG, ERR_BAD_REQUEST, TokenmeterError } from "../errors.js";
+import type { Backend } from "../finops/cli-backend.js";
 import { createProgressBar } from "../finops/progress-bar.js";
 import { type RepriceDiffRow, type RepriceProgress, type RepriceResult, reprice } from "../finops/reprice.js";
 import { formatTable, int, usd } from "../finops/table.js";
 import { parseTimeArg } from "../finops/time-arg.js";
-import type { CliIo } from "./spend.js";
+import { BACKEND_OPTIONS, type CliIo, runFinopsCommand } from "./finops-command.js";
 
 const USAGE = `usage: tokenmeter reprice --from T [--to T] [--model M] [--catalog FILE] [--dry-run] [--json]
 
@@ -25,81 +24,75 @@ the cost before and after per model and team. Running it again changes nothing.
   --local          use storage directly even if a server answers
 `;
 
-export async function runReprice(argv: string[], io: CliIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  let backend: Backend | undefined;
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        model: { type: "string" },
-        catalog: { type: "string" },
-        "dry-run": { type: "boolean" },
-        json: { type: "boolean" },
-        "api-url": { type: "string" },
-        local: { type: "boolean" },
-        config: { type: "string", short: "c" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-    if (values.help) {
-      stdout.write(USAGE);
-      return 0;
-    }
-    if (!values.from) throw ERR_BAD_REQUEST("--from is required");
-    const now = io.now ?? Date.now();
-    const from = parseTimeArg(values.from, now, "--from");
-    const to = values.to ? parseTimeArg(values.to, now, "--to") : now;
-    let catalog: unknown;
-    if (values.catalog) {
-      try {
-        catalog = JSON.parse(readFileSync(values.catalog, "utf8"));
-      } catch (err) {
-        throw ERR_BAD_CONFIG(`--catalog ${values.catalog}: ${(err as Error).message}`);
+export function runReprice(argv: string[], io: CliIo = {}): Promise<number> {
+  return runFinopsCommand(
+    "reprice",
+    io,
+    async ({ stdout, stderr, config, connect }) => {
+      const { values } = parseArgs({
+        args: argv,
+        options: {
+          from: { type: "string" },
+          to: { type: "string" },
+          model: { type: "string" },
+          catalog: { type: "string" },
+          "dry-run": { type: "boolean" },
+          json: { type: "boolean" },
+          ...BACKEND_OPTIONS,
+        },
+      });
+      if (values.help) {
+        stdout.write(USAGE);
+        return 0;
       }
-    }
-    const config = loadConfig({ file: values.config ?? io.configFile });
-    backend = await openBackend(config, { apiUrl: values["api-url"], local: values.local });
+      if (!values.from) throw ERR_BAD_REQUEST("--from is required");
+      const now = io.now ?? Date.now();
+      const from = parseTimeArg(values.from, now, "--from");
+      const to = values.to ? parseTimeArg(values.to, now, "--to") : now;
+      let catalog: unknown;
+      if (values.catalog) {
+        try {
+          catalog = JSON.parse(readFileSync(values.catalog, "utf8"));
+        } catch (err) {
+          throw ERR_BAD_CONFIG(`--catalog ${values.catalog}: ${(err as Error).message}`);
+        }
+      }
+      const backend = await connect(config(values), values);
 
-    const bar = createProgressBar(stderr);
-    const onProgress = (p: RepriceProgress) => bar.update(p.phase, p.done, p.total, p.message);
-    let result: RepriceResult;
-    if (backend.kind === "api") {
-      result = await viaApi(backend, {
-        from: new Date(from).toISOString(),
-        to: new Date(to).toISOString(),
-        model: values.model,
-        dry_run: values["dry-run"] === true,
-        catalog,
-        onProgress,
-      });
-    } else {
-      result = await reprice({
-        client: backend.finops.client,
-        database: backend.finops.database,
-        cluster: backend.finops.cluster,
-        book: catalog === undefined ? backend.finops.book : createPriceBook(catalog),
-        pricing: backend.finops.pricing,
-        fromUs: from * 1000,
-        toUs: to * 1000,
-        model: values.model,
-        dryRun: values["dry-run"] === true,
-        onProgress,
-        clock: () => io.now ?? Date.now(),
-      });
-    }
-    bar.done();
-    stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : repriceText(result));
-    return 0;
-  } catch (err) {
-    stderr.write(`\ntokenmeter reprice: ${isTokenmeterError(err) ? `${err.code}: ` : ""}${(err as Error).message}\n`);
-    return 1;
-  } finally {
-    await backend?.close();
-  }
+      const bar = createProgressBar(stderr);
+      const onProgress = (p: RepriceProgress) => bar.update(p.phase, p.done, p.total, p.message);
+      let result: RepriceResult;
+      if (backend.kind === "api") {
+        result = await viaApi(backend, {
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+          model: values.model,
+          dry_run: values["dry-run"] === true,
+          catalog,
+          onProgress,
+        });
+      } else {
+        result = await reprice({
+          client: backend.finops.client,
+          database: backend.finops.database,
+          cluster: backend.finops.cluster,
+          book: catalog === undefined ? backend.finops.book : createPriceBook(catalog),
+          pricing: backend.finops.pricing,
+          fromUs: from * 1000,
+          toUs: to * 1000,
+          model: values.model,
+          dryRun: values["dry-run"] === true,
+          onProgress,
+          clock: () => io.now ?? Date.now(),
+        });
+      }
+      bar.done();
+      stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : repriceText(result));
+      return 0;
+    },
+    // A failure may interrupt the progress bar's line.
+    { errorPrefix: "\n" },
+  );
 }
 
 async function viaApi(

@@ -1,22 +1,12 @@
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/load-config.js";
-import { ERR_BAD_REQUEST, isTokenmeterError } from "../errors.js";
-import { type Backend, openBackend } from "../finops/cli-backend.js";
+import { ERR_BAD_REQUEST } from "../errors.js";
+import type { Backend } from "../finops/cli-backend.js";
 import { forecastMonth, type MonthForecast, type Projection } from "../finops/forecast.js";
 import { querySavings, type SavingsReport, type SavingsRow } from "../finops/savings.js";
 import { GROUP_KEYS, type GroupKey, querySpend, type SpendRow } from "../finops/spend.js";
 import { type Column, formatTable, int, usd } from "../finops/table.js";
 import { parseTimeArg } from "../finops/time-arg.js";
-
-/** What a FinOps CLI command writes to and how it finds its data; tests inject these. */
-export interface CliIo {
-  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** tokenmeter.yaml, as given to `tokenmeter -c`. */
-  configFile?: string | undefined;
-  /** Unix ms. */
-  now?: number;
-}
+import { BACKEND_OPTIONS, type CliIo, runFinopsCommand } from "./finops-command.js";
 
 const USAGE = `usage: tokenmeter spend [options]
 
@@ -33,11 +23,8 @@ const USAGE = `usage: tokenmeter spend [options]
   --local          read storage directly even if a server answers
 `;
 
-export async function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  let backend: Backend | undefined;
-  try {
+export function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
+  return runFinopsCommand("spend", io, async ({ stdout, config: loadCommandConfig, connect }) => {
     const { values } = parseArgs({
       args: argv,
       options: {
@@ -54,17 +41,14 @@ export async function runSpend(argv: string[], io: CliIo = {}): Promise<number> 
         savings: { type: "boolean" },
         json: { type: "boolean" },
         limit: { type: "string" },
-        "api-url": { type: "string" },
-        local: { type: "boolean" },
-        config: { type: "string", short: "c" },
-        help: { type: "boolean", short: "h" },
+        ...BACKEND_OPTIONS,
       },
     });
     if (values.help) {
       stdout.write(USAGE);
       return 0;
     }
-    const config = loadConfig({ file: values.config ?? io.configFile });
+    const config = loadCommandConfig(values);
     const now = io.now ?? Date.now();
     const groupBy = (values.by ?? "team")
       .split(",")
@@ -79,7 +63,7 @@ export async function runSpend(argv: string[], io: CliIo = {}): Promise<number> 
     const to = values.until ? parseTimeArg(values.until, now, "--until") : now;
     if (!(from < to)) throw ERR_BAD_REQUEST("--since must be before --until");
     const timezone = values.tz ?? config.budgets.timezone;
-    backend = await openBackend(config, { apiUrl: values["api-url"], local: values.local });
+    const backend = await connect(config, values);
 
     if (values.forecast) {
       const f = await getForecast(backend, values.month, timezone, now);
@@ -132,12 +116,7 @@ export async function runSpend(argv: string[], io: CliIo = {}): Promise<number> 
       stdout.write(`\n${int(unpriced)} call(s) have no price and are not in cost_usd (see unpriced).\n`);
     }
     return 0;
-  } catch (err) {
-    stderr.write(`tokenmeter spend: ${isTokenmeterError(err) ? `${err.code}: ` : ""}${(err as Error).message}\n`);
-    return 1;
-  } finally {
-    await backend?.close();
-  }
+  });
 }
 
 export function spendTable(rows: readonly SpendRow[], keys: readonly GroupKey[]): string {
