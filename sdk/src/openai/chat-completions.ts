@@ -9,6 +9,7 @@ import { asArray, asObject, count, type JsonObject, parseArguments, str } from "
 import type { LlmCall } from "../llm-call.js";
 import { OPENAI_RESPONSE_SERVICE_TIER, OPENAI_RESPONSE_SYSTEM_FINGERPRINT } from "../semconv.js";
 import type { GenAIMessage, GenAIPart } from "../types.js";
+import { recordChoicesResponse } from "./choices.js";
 import { chatInputMessages, chatOutputMessage } from "./content.js";
 import {
   maxTokensAttribute,
@@ -151,20 +152,8 @@ export const chatCompletions: Endpoint = {
   },
 
   response(data: JsonObject, call: LlmCall): void {
-    const finishReasons: string[] = [];
-    const messages: GenAIMessage[] = [];
-    for (const raw of asArray(data["choices"])) {
-      const choice = asObject(raw);
-      if (choice === undefined) continue;
-      const finish = str(choice["finish_reason"]);
-      if (finish !== undefined) finishReasons.push(finish);
-      if (call.capture) messages.push(chatOutputMessage(asObject(choice["message"]), finish));
-    }
-    call.setResponse({ id: str(data["id"]), model: str(data["model"]), finishReasons });
-    const usage = asObject(data["usage"]);
-    if (usage !== undefined) call.setUsage(chatUsage(usage));
     responseExtras(data, call);
-    call.setOutputMessages(messages);
+    recordChoicesResponse(data, call, (choice, finish) => chatOutputMessage(asObject(choice["message"]), finish));
   },
 
   stream(_body: JsonObject, call: LlmCall): StreamSink {

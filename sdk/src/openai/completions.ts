@@ -5,6 +5,7 @@ import type { Endpoint, StreamSink } from "../endpoint.js";
 import { asArray, asObject, count, type JsonObject, str } from "../json.js";
 import type { LlmCall } from "../llm-call.js";
 import type { GenAIMessage } from "../types.js";
+import { recordChoicesResponse } from "./choices.js";
 import { maxTokensAttribute, samplingAttributes } from "./request-attributes.js";
 import { chatUsage } from "./usage.js";
 
@@ -72,19 +73,7 @@ export const completions: Endpoint = {
   },
 
   response(data: JsonObject, call: LlmCall): void {
-    const finishReasons: string[] = [];
-    const messages: GenAIMessage[] = [];
-    for (const raw of asArray(data["choices"])) {
-      const choice = asObject(raw);
-      if (choice === undefined) continue;
-      const finish = str(choice["finish_reason"]);
-      if (finish !== undefined) finishReasons.push(finish);
-      if (call.capture) messages.push(outputMessage(str(choice["text"]) ?? "", finish));
-    }
-    call.setResponse({ id: str(data["id"]), model: str(data["model"]), finishReasons });
-    const usage = asObject(data["usage"]);
-    if (usage !== undefined) call.setUsage(chatUsage(usage));
-    call.setOutputMessages(messages);
+    recordChoicesResponse(data, call, (choice, finish) => outputMessage(str(choice["text"]) ?? "", finish));
   },
 
   stream(_body: JsonObject, call: LlmCall): StreamSink {
