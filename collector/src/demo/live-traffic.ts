@@ -233,6 +233,15 @@ async function score(ctx: Ctx, name: string, value: number, label?: string): Pro
 
 type Scenario = (ctx: Ctx) => Promise<void>;
 
+/** The workload's system prompt and one of its questions, as chat messages. */
+function workloadMessages(ctx: Ctx) {
+  const w = ctx.who.workload;
+  return [
+    { role: "system" as const, content: systemPrompt(w) },
+    { role: "user" as const, content: userPrompt(ctx.rng, w, ctx.rng.pick(w.questions)) },
+  ];
+}
+
 /** Support chat on Claude Haiku: streamed, drifting (longer answers, lower helpfulness). */
 const supportChat: Scenario = async (ctx) => {
   const { rng, who } = ctx;
@@ -342,10 +351,7 @@ const ticketTriage: Scenario = async (ctx) => {
         model,
         max_tokens: w.maxTokens,
         temperature: 0,
-        messages: [
-          { role: "system", content: systemPrompt(w) },
-          { role: "user", content: userPrompt(rng, w, rng.pick(w.questions)) },
-        ],
+        messages: workloadMessages(ctx),
       },
       c,
     ),
@@ -401,10 +407,7 @@ const fraudReview: Scenario = async (ctx) => {
   const w = who.workload;
   const model: ModelName = rng.chance(0.7) ? "o4-mini" : "gpt-4o-mini";
   const c = controls(ctx, model, outputWords(rng, w), false);
-  const messages = [
-    { role: "system" as const, content: systemPrompt(w) },
-    { role: "user" as const, content: userPrompt(rng, w, rng.pick(w.questions)) },
-  ];
+  const messages = workloadMessages(ctx);
   await modelCall(ctx, false, () =>
     model === "o4-mini"
       ? ctx.clients.openai.chat.completions.create(
@@ -432,10 +435,7 @@ const emailWriter: Scenario = async (ctx) => {
         model,
         max_tokens: w.maxTokens,
         temperature: w.temperature,
-        messages: [
-          { role: "system", content: systemPrompt(w) },
-          { role: "user", content: userPrompt(rng, w, rng.pick(w.questions)) },
-        ],
+        messages: workloadMessages(ctx),
       },
       c,
     ),
@@ -474,10 +474,7 @@ const receipts: Scenario = async (ctx) => {
         model,
         max_tokens: w.maxTokens,
         temperature: 0,
-        messages: [
-          { role: "system", content: systemPrompt(w) },
-          { role: "user", content: userPrompt(rng, w, rng.pick(w.questions)) },
-        ],
+        messages: workloadMessages(ctx),
       },
       controls(ctx, model, outputWords(rng, w), false),
     ),
