@@ -12,9 +12,8 @@ import {
   EVALUATIONS,
 } from "@arizeai/openinference-semantic-conventions";
 import { context } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +26,7 @@ import {
   startFakeProvider,
   toolCallTokens,
 } from "../collector/src/fake-provider/index.js";
-import { lastRequestBody, lastSpanNamed, listeningCollector, parsed } from "./helpers/collector.js";
+import { exportAtFlush, lastRequestBody, lastSpanNamed, listeningCollector, parsed } from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 
@@ -43,11 +42,7 @@ beforeAll(async () => {
   fake = await startFakeProvider();
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": "oi-app" }),
-    spanProcessors: [
-      // One export at flush time, so a trace's spans reach the collector in one batch.
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 }),
-      new SimpleSpanProcessor(local),
-    ],
+    spanProcessors: [exportAtFlush(url), new SimpleSpanProcessor(local)],
   });
   provider.register();
   const instrumentation = new OpenAIInstrumentation({ tracerProvider: provider });

@@ -10,14 +10,8 @@
  * Both support openai < 7 (0.22: < 6), so they wrap the v6 and v5 clients.
  */
 import { trace } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import * as traceloop from "@traceloop/node-server-sdk";
 import * as openaiV5 from "openai-v5";
 import * as openaiV6 from "openai-v6";
@@ -32,7 +26,14 @@ import {
   startFakeProvider,
   toolCallTokens,
 } from "../collector/src/fake-provider/index.js";
-import { fetchTrace, lastSpanNamed, listeningCollector, parsed, requestBodies } from "./helpers/collector.js";
+import {
+  exportAtFlush,
+  fetchTrace,
+  lastSpanNamed,
+  listeningCollector,
+  parsed,
+  requestBodies,
+} from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 type TraceloopOpenAI = NonNullable<
@@ -64,10 +65,7 @@ beforeAll(async () => {
 
   legacyProvider = new BasicTracerProvider({
     resource: resourceFromAttributes({ "service.name": "tl-legacy-app" }),
-    spanProcessors: [
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 }),
-      new SimpleSpanProcessor(legacySpans),
-    ],
+    spanProcessors: [exportAtFlush(url), new SimpleSpanProcessor(legacySpans)],
   });
   const legacy = new LegacyOpenAIInstrumentation({ traceContent: true });
   legacy.setTracerProvider(legacyProvider);

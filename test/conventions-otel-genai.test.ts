@@ -11,7 +11,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OpenAIInstrumentation } from "@opentelemetry/instrumentation-openai";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs";
-import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type OpenAI from "openai";
 import * as openaiV6 from "openai-v6";
@@ -23,7 +23,7 @@ import {
   openaiChatPromptTokens,
   startFakeProvider,
 } from "../collector/src/fake-provider/index.js";
-import { fetchTrace, lastSpanNamed, listeningCollector, requestBodies } from "./helpers/collector.js";
+import { exportAtFlush, fetchTrace, lastSpanNamed, listeningCollector, requestBodies } from "./helpers/collector.js";
 
 let collector: Collector;
 let url: string;
@@ -41,11 +41,7 @@ beforeAll(async () => {
   const resource = resourceFromAttributes({ "service.name": "otel-app", "deployment.environment.name": "test" });
   provider = new NodeTracerProvider({
     resource,
-    spanProcessors: [
-      // One export at flush time, so a trace's spans reach the collector in one batch.
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 }),
-      new SimpleSpanProcessor(local),
-    ],
+    spanProcessors: [exportAtFlush(url), new SimpleSpanProcessor(local)],
   });
   provider.register();
   // Prompts and completions travel as OTLP log records (one per message), to /v1/logs.

@@ -6,14 +6,8 @@
  */
 import { createOpenAI } from "@ai-sdk/openai";
 import { LegacyOpenTelemetry, OpenTelemetry } from "@ai-sdk/otel";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { embed, generateText, streamText } from "ai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,7 +19,14 @@ import {
   reasoningTokensFor,
   startFakeProvider,
 } from "../collector/src/fake-provider/index.js";
-import { fetchTrace, lastRequestBody, lastSpanNamed, listeningCollector, parsed } from "./helpers/collector.js";
+import {
+  exportAtFlush,
+  fetchTrace,
+  lastRequestBody,
+  lastSpanNamed,
+  listeningCollector,
+  parsed,
+} from "./helpers/collector.js";
 
 type Row = Record<string, unknown>;
 
@@ -56,11 +57,7 @@ beforeAll(async () => {
   fake = await startFakeProvider();
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": "ai-sdk-app" }),
-    spanProcessors: [
-      // One export at flush time, so a trace's spans reach the collector in one batch.
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 }),
-      new SimpleSpanProcessor(local),
-    ],
+    spanProcessors: [exportAtFlush(url), new SimpleSpanProcessor(local)],
   });
   provider.register();
   openai = createOpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1` });

@@ -1,4 +1,5 @@
-import type { InMemorySpanExporter, ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { BatchSpanProcessor, type InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { expect } from "vitest";
 import { buildCollector, type Collector } from "../../collector/src/app.js";
 import type { FakeProvider } from "../../collector/src/fake-provider/index.js";
@@ -29,6 +30,14 @@ export async function listeningCollector(): Promise<{ collector: Collector; url:
   const collector = await buildCollector({ config: testConfig(dir), storage, logger: silentLogger });
   const url = await collector.app.listen({ host: "127.0.0.1", port: 0 });
   return { collector, url };
+}
+
+/**
+ * OTLP/HTTP export to the collector at `url`, once at flush time: a trace's spans reach the
+ * collector in one batch.
+ */
+export function exportAtFlush(url: string): BatchSpanProcessor {
+  return new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), { scheduledDelayMillis: 60_000 });
 }
 
 /** GET /api/v1/traces/:traceId, which must answer 200. */
