@@ -7,8 +7,8 @@ import { ALERT_MIGRATIONS } from "../collector/src/alerts/schema.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import type { LlmCallRow, ScoreRow } from "../collector/src/storage/rows.js";
+import { llmCallRow } from "../collector/src/storage/test-row.js";
 import { embeddedStorage, silentLogger } from "./helpers/embedded.js";
-import { llmCallRow } from "./helpers/rows.js";
 
 /**
  * The acceptance test of drift alerting: a week of normal traffic for two groups with the same

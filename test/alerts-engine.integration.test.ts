@@ -12,8 +12,8 @@ import { installErrorHandler } from "../collector/src/api/error-handler.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import type { LlmCallRow } from "../collector/src/storage/rows.js";
+import { llmCallRow } from "../collector/src/storage/test-row.js";
 import { embeddedStorage, silentLogger } from "./helpers/embedded.js";
-import { llmCallRow } from "./helpers/rows.js";
 
 const db = "t_alerts_engine";
 const MIN = 60_000;

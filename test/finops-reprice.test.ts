@@ -9,8 +9,8 @@ import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import type { LlmCallRow } from "../collector/src/storage/rows.js";
+import { llmCallRow } from "../collector/src/storage/test-row.js";
 import { embeddedStorage, testConfig } from "./helpers/embedded.js";
-import { llmCallRow } from "./helpers/rows.js";
 
 let storage: StorageClient;
 let config: Config;

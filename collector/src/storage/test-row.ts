@@ -1,4 +1,4 @@
-import type { LlmCallRow } from "../../collector/src/storage/rows.js";
+import type { LlmCallRow } from "./rows.js";
 
 /**
  * An llm_calls row for seeding storage: an ok, unstreamed OpenAI chat call with no attribution,
