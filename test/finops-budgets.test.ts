@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerBudgetsRoutes } from "../collector/src/api/budgets-routes.js";
 import { installErrorHandler } from "../collector/src/api/error-handler.js";
 import type { Config } from "../collector/src/config/schema.js";
-import { createPriceBook } from "../collector/src/enrich/price-book.js";
 import { BudgetEnforcer } from "../collector/src/finops/budget-enforcer.js";
 import { createBudgetHook } from "../collector/src/finops/budget-hook.js";
 import { budgetAlertRules } from "../collector/src/finops/budget-rules.js";
@@ -15,6 +14,7 @@ import type { ProxyRequestContext } from "../collector/src/proxy/hooks.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { gptTestBook } from "./helpers/finops.js";
 
 const subject = {
   team: "search",
@@ -283,23 +283,7 @@ describe("counters rebuilt from ClickHouse, status API", () => {
       storage: { ...storage, database: db },
       logger: silentLogger,
       clock: () => NOW,
-      book: createPriceBook({
-        catalog_version: "t",
-        currency: "USD",
-        unit: "per_1m_tokens",
-        entries: [
-          {
-            id: "openai/gpt-test",
-            provider: "openai",
-            model: "gpt-test",
-            effective_from: "2026-01-01",
-            input: 1,
-            output: 1,
-            source: "https://example.com/p",
-            version: "1",
-          },
-        ],
-      }),
+      book: gptTestBook({ input: 1, output: 1 }),
     });
     await finops.start();
   });

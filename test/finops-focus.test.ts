@@ -8,7 +8,6 @@ import { installErrorHandler } from "../collector/src/api/error-handler.js";
 import { registerSpendRoutes } from "../collector/src/api/spend-routes.js";
 import { runExport } from "../collector/src/cli/export.js";
 import type { Config } from "../collector/src/config/schema.js";
-import { createPriceBook } from "../collector/src/enrich/price-book.js";
 import { createFinops, type Finops } from "../collector/src/finops/finops.js";
 import { exportFocus, FOCUS_COLUMNS } from "../collector/src/finops/focus-export.js";
 import { decimalToNano, nanoToDecimal } from "../collector/src/finops/money.js";
@@ -16,6 +15,7 @@ import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { gptTestBook } from "./helpers/finops.js";
 
 let storage: StorageClient;
 let config: Config;
@@ -156,23 +156,7 @@ beforeAll(async () => {
     config,
     storage,
     logger: silentLogger,
-    book: createPriceBook({
-      catalog_version: "t",
-      currency: "USD",
-      unit: "per_1m_tokens",
-      entries: [
-        {
-          id: "openai/gpt-test",
-          provider: "openai",
-          model: "gpt-test",
-          effective_from: "2026-01-01",
-          input: 1,
-          output: 1,
-          source: "https://example.com/p",
-          version: "1",
-        },
-      ],
-    }),
+    book: gptTestBook({ input: 1, output: 1 }),
   });
   app = Fastify();
   installErrorHandler(app);

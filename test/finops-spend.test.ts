@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCollector, type Collector } from "../collector/src/app.js";
 import { runReprice } from "../collector/src/cli/reprice.js";
 import { runSpend } from "../collector/src/cli/spend.js";
-import { createPriceBook } from "../collector/src/enrich/price-book.js";
 import type { Finops } from "../collector/src/finops/finops.js";
 import type { MonthForecast } from "../collector/src/finops/forecast.js";
 import { otlpJsonTraces } from "./helpers/collector.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { gptTestBook } from "./helpers/finops.js";
 
 const NOW = Date.UTC(2026, 10, 20, 12, 30);
 const HOUR = 3_600_000;
@@ -19,24 +19,7 @@ let _finops: Finops;
 let url: string;
 let db: string;
 
-const BOOK = createPriceBook({
-  catalog_version: "t",
-  currency: "USD",
-  unit: "per_1m_tokens",
-  entries: [
-    {
-      id: "openai/gpt-test",
-      provider: "openai",
-      model: "gpt-test",
-      effective_from: "2026-01-01",
-      input: 2,
-      output: 8,
-      cache_read: 0.5,
-      source: "https://example.com/p",
-      version: "1",
-    },
-  ],
-});
+const BOOK = gptTestBook({ input: 2, output: 8, cache_read: 0.5 });
 
 type Row = Record<string, unknown>;
 
