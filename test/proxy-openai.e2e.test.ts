@@ -14,6 +14,7 @@ import {
   textTokens,
   toolCallTokens,
 } from "../collector/src/fake-provider/index.js";
+import { WEATHER_TOOL } from "../collector/src/fake-provider/test-tools.js";
 import {
   comparableHeaders,
   type Harness,
@@ -45,19 +46,6 @@ afterAll(async () => {
 beforeEach(() => {
   h.fake.reset();
 });
-
-const WEATHER_TOOL = {
-  type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Current weather for a city",
-    parameters: {
-      type: "object",
-      properties: { location: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
-      required: ["location", "unit"],
-    },
-  },
-};
 
 function traced(extra: Record<string, string> = {}) {
   const t = newTrace();

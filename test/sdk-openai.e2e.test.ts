@@ -14,6 +14,7 @@ import {
   textTokens,
   toolCallTokens,
 } from "../collector/src/fake-provider/index.js";
+import { TIME_TOOL, WEATHER_TOOL } from "../collector/src/fake-provider/test-tools.js";
 import { observeOpenAI } from "../sdk/src/index.js";
 import {
   expectedCost,
@@ -28,23 +29,6 @@ import {
 const GPT_4O_MINI: Prices = { input: 0.15, output: 0.6, cacheRead: 0.075 };
 const O4_MINI: Prices = { input: 1.1, output: 4.4, cacheRead: 0.275 };
 const EMBEDDING_3_SMALL: Prices = { input: 0.02, output: 0 };
-
-const WEATHER_TOOL = {
-  type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Current weather for a city",
-    parameters: {
-      type: "object",
-      properties: { location: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
-      required: ["location", "unit"],
-    },
-  },
-};
-const TIME_TOOL = {
-  type: "function" as const,
-  function: { name: "get_time", parameters: { type: "object", properties: { timezone: { type: "string" } } } },
-};
 
 let h: Harness;
 let openai: OpenAI;

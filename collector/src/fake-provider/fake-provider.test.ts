@@ -14,6 +14,7 @@ import {
   textTokens,
   toolCallTokens,
 } from "./index.js";
+import { TIME_TOOL, WEATHER_TOOL } from "./test-tools.js";
 
 let fake: FakeProvider;
 let openai: OpenAI;
@@ -34,23 +35,6 @@ beforeEach(() => {
 });
 
 const scenario = (name: string) => ({ headers: { [SCENARIO_HEADER]: name } });
-
-const WEATHER_TOOL = {
-  type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Current weather for a city",
-    parameters: {
-      type: "object",
-      properties: { location: { type: "string" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } },
-      required: ["location", "unit"],
-    },
-  },
-};
-const TIME_TOOL = {
-  type: "function" as const,
-  function: { name: "get_time", parameters: { type: "object", properties: { timezone: { type: "string" } } } },
-};
 
 /** Reads a raw SSE body into its frames (event name + parsed data). */
 async function sseFrames(res: Response): Promise<{ event: string | undefined; data: string }[]> {
