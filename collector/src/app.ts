@@ -13,7 +13,7 @@ import { registerScoresRoutes } from "./api/scores-routes.js";
 import { registerSpendRoutes } from "./api/spend-routes.js";
 import type { Config } from "./config/schema.js";
 import { createDefaultStages } from "./default-stages.js";
-import { createFinops, type Finops, type FinopsDeps } from "./finops/finops.js";
+import { createFinops, type Finops, type FinopsDeps, loadConfiguredPriceBook } from "./finops/finops.js";
 import { FINOPS_MIGRATIONS } from "./finops/schema.js";
 import { IngestWorkerPool, workerCount } from "./ingest/worker-pool.js";
 import type { Logger } from "./logger.js";
@@ -80,7 +80,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     logger,
   });
   await writer.start();
-  const stages = deps.stages ?? createDefaultStages(config);
+  // One catalog load at start, shared by the inline stages and FinOps (unless given its own).
+  const book = loadConfiguredPriceBook(config);
+  const stages = deps.stages ?? createDefaultStages(config, book);
   const nWorkers = deps.stages ? 0 : workerCount(config.ingest.workers);
   const workers = nWorkers > 0 ? new IngestWorkerPool(nWorkers, config, logger) : undefined;
   const pipeline = new IngestPipeline({ config, writer, metrics, logger, stages, workers });
@@ -105,7 +107,13 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: apiAuth });
   registerScoresRoutes(app, { writer, client: storage.client, database: storage.database, auth: apiAuth });
 
-  const finops = await createFinops({ config, storage, logger: logger.child({ component: "finops" }), ...deps.finops });
+  const finops = await createFinops({
+    config,
+    storage,
+    logger: logger.child({ component: "finops" }),
+    book,
+    ...deps.finops,
+  });
   // Rebuilds budget counters from ClickHouse before the proxy can reserve against them.
   await finops.start();
   registerSpendRoutes(app, { finops, auth: apiAuth });

@@ -3,9 +3,9 @@ import type { Config } from "../config/schema.js";
 import type { Redactor } from "../enrich/redact.js";
 import { inheritAttribution } from "../normalize/inherit-attribution.js";
 import { contentFromEvents, type EventLike, stringifyMessages } from "../normalize/messages.js";
-import type { NormalizedCall, NormalizedSpan } from "../normalize/registry.js";
+import type { NormalizedCall, NormalizedSpan, SpanLink } from "../normalize/registry.js";
 import type { SpanScore } from "../normalize/types.js";
-import { decodeLogs, decodeTraces } from "../otlp/decode.js";
+import { type DecodeLimits, decodeLogs, decodeTraces } from "../otlp/decode.js";
 import type { DecodedLogRecord, DecodedSpan } from "../otlp/types.js";
 import type { CallSource, LlmCallRow, ScoreRow } from "../storage/rows.js";
 
@@ -22,18 +22,12 @@ export interface PipelineStages {
    * Keeps one call per model call when nested or side-by-side spans describe the same one;
    * `links` are all spans of the batch, so wrappers are found through plain spans in between.
    */
-  dedupeCalls<T extends SpanIds>(calls: T[], links?: readonly SpanIds[]): T[];
+  dedupeCalls<T extends SpanLink>(calls: T[], links?: readonly SpanLink[]): T[];
   /** Prices the call and fills tokens when usage was missing. */
   enrichCall(call: NormalizedCall): LlmCallRow;
   redact: Redactor;
   /** Built-in evaluators: scores for a stored call. Must not throw. */
   evaluate?: (row: LlmCallRow) => ScoreRow[];
-}
-
-interface SpanIds {
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string;
 }
 
 /** Rows of one table as JSONEachRow text (one JSON object per line). */
@@ -93,11 +87,6 @@ export interface ProcessedBatch {
   /** Prompt/response content that arrived as OTLP log events, keyed by the call's span. */
   call_content: TableChunk;
   calls: CallSummary[];
-}
-
-export interface DecodeLimits {
-  maxBodyBytes: number;
-  maxAttributeValueBytes: number;
 }
 
 /** Which path a span came by: our SDK and proxy mark their spans; anything else is "otlp". */
@@ -235,7 +224,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
     let scoreRows = 0;
     let normalizeFailures = 0;
     const pending: NormalizedCall[] = [];
-    const links: SpanIds[] = [];
+    const links: SpanLink[] = [];
     for (const span of input) {
       let n: NormalizedSpan;
       try {
@@ -332,6 +321,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         group.events.push({ name: rec.eventName, attributes: rec.attributes, body: rec.body });
       }
       let contentText = "";
+      let contentRows = 0;
       for (const g of content.values()) {
         const c = contentFromEvents(g.events);
         const input = stages.redact(stringifyMessages(c.input));
@@ -345,6 +335,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
           output: output.text,
           redacted: input.redacted || output.redacted ? 1 : 0,
         })}\n`;
+        contentRows++;
       }
       return {
         received: decoded.items.length + decoded.rejected,
@@ -354,7 +345,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         spans: EMPTY,
         llm_calls: EMPTY,
         scores: { text, rows },
-        call_content: { text: contentText, rows: contentText === "" ? 0 : contentText.split("\n").length - 1 },
+        call_content: { text: contentText, rows: contentRows },
         calls: [],
       };
     },

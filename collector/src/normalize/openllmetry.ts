@@ -16,7 +16,7 @@
  * The OTel facts are read by the otel_genai adapter; this one adds what only OpenLLMetry says.
  */
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
-import { bool, firstNum, hasAny, parseJsonLoose, str } from "./attr.js";
+import { bool, firstNum, firstStr, hasAny, parseJsonLoose, str } from "./attr.js";
 import {
   type ChatMessage,
   firstFinishReason,
@@ -130,22 +130,14 @@ function extract(span: DecodedSpan): CallFacts {
   if (ttft !== null) facts.ttft_ms = ttft;
   if (facts.ttft_ms !== null || bool(a, "llm.is_streaming") === true) facts.streamed = 1;
 
-  facts.userId = firstAssociation(a, USER_PROPERTIES) ?? facts.userId;
-  facts.sessionId = firstAssociation(a, SESSION_PROPERTIES) ?? facts.sessionId;
+  facts.userId = firstStr(a, USER_PROPERTIES) ?? facts.userId;
+  facts.sessionId = firstStr(a, SESSION_PROPERTIES) ?? facts.sessionId;
   const tags: Record<string, string> = {};
   addPrefixedTags(tags, a, ASSOCIATION_PREFIX, NOT_TAGS);
   const workflow = str(a, "traceloop.workflow.name");
   if (workflow !== undefined) tags["workflow"] = workflow;
   facts.tags = tags;
   return facts;
-}
-
-function firstAssociation(a: Attributes, keys: readonly string[]): string | undefined {
-  for (const key of keys) {
-    const v = str(a, key);
-    if (v !== undefined) return v;
-  }
-  return undefined;
 }
 
 /**

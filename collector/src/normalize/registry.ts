@@ -11,7 +11,7 @@
  */
 import type { Attributes, AttrValue, DecodedSpan, SpanEvent } from "../otlp/types.js";
 import type { CallSource, LlmCallRow, SpanRow } from "../storage/rows.js";
-import { attrToString, bool, jsonReplacer } from "./attr.js";
+import { attrToString, bool } from "./attr.js";
 import { type AttributionDefaults, resolveAttribution, serviceOf } from "./attribution.js";
 import { langfuseAdapter } from "./langfuse.js";
 import { openInferenceAdapter } from "./openinference.js";
@@ -298,7 +298,8 @@ export function eventsJson(events: readonly SpanEvent[], dropContent: boolean): 
   for (const ev of events) {
     if (kept >= MAX_SPAN_EVENTS) break;
     const attrs = eventAttributes(ev, dropContent);
-    const item = JSON.stringify({ name: ev.name, time_us: ev.timeUs, attributes: attrs }, jsonReplacer);
+    // Every value is a string already (eventAttributes): the fast, replacer-free stringify applies.
+    const item = JSON.stringify({ name: ev.name, time_us: ev.timeUs, attributes: attrs });
     if (out.length + item.length + 1 > MAX_EVENTS_JSON_CHARS) break;
     out += kept === 0 ? item : `,${item}`;
     kept++;

@@ -169,16 +169,19 @@ function otlpTypes(): OtlpTypes {
   return loaded;
 }
 
+const EMPTY_RESPONSE = Buffer.alloc(0);
+
 /** Builds an ExportTraceServiceResponse / ExportLogsServiceResponse body. */
 export function encodeResponseProtobuf(
   signal: "traces" | "logs",
   partial: { rejected: number; message: string },
 ): Buffer {
+  // A response with nothing rejected is the empty message: zero bytes.
+  if (partial.rejected <= 0) return EMPTY_RESPONSE;
   const types = otlpTypes();
   const type = signal === "traces" ? types.traceResponse : types.logsResponse;
   const counter = signal === "traces" ? "rejectedSpans" : "rejectedLogRecords";
-  const payload =
-    partial.rejected > 0 ? { partialSuccess: { [counter]: partial.rejected, errorMessage: partial.message } } : {};
+  const payload = { partialSuccess: { [counter]: partial.rejected, errorMessage: partial.message } };
   const bytes = type.encode(type.fromObject(payload)).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { open, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
@@ -83,7 +83,6 @@ export class Spool {
       await fh.close();
     }
     // rename is atomic: a crash mid-write leaves only a .tmp file, never half a batch.
-    const { rename } = await import("node:fs/promises");
     await rename(tmp, join(this.dir, name));
     this.#bytes += Buffer.byteLength(data);
     this.#files += 1;
