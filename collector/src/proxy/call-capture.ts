@@ -143,16 +143,6 @@ export class CallCapture {
     return out;
   }
 
-  /** True once any output content was captured. */
-  get hasOutput(): boolean {
-    for (const c of this.#choices) {
-      if (c !== undefined && (c.text !== "" || c.reasoning !== "" || c.refusal !== "" || c.toolCalls !== undefined)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   /** The captured output as OTel GenAI output messages (one per choice); undefined when none. */
   outputMessages(): OutputMessage[] | undefined {
     let out: OutputMessage[] | undefined;

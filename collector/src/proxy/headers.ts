@@ -144,7 +144,8 @@ export function splitRequestHeaders(rawHeaders: readonly string[]): { forward: s
   return { forward: connectionTokens === undefined ? forward : without(forward, connectionTokens), meta };
 }
 
-function without(flat: string[], names: readonly string[]): string[] {
+/** The flat [name, value, ...] list without the headers named (lowercase) in `names`. */
+export function without(flat: readonly string[], names: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = flat[i] as string;
@@ -155,14 +156,10 @@ function without(flat: string[], names: readonly string[]): string[] {
 
 /** Removes every credential header (the real key is injected in its place). */
 export function withoutCredentials(flat: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const lower = (flat[i] as string).toLowerCase();
-    if (lower === "authorization" || lower === "x-api-key" || lower === "api-key") continue;
-    out.push(flat[i] as string, flat[i + 1] as string);
-  }
-  return out;
+  return without(flat, CREDENTIAL_HEADERS);
 }
+
+const CREDENTIAL_HEADERS = ["authorization", "x-api-key", "api-key"] as const;
 
 /**
  * Upstream response headers (undici's raw [name, value, ...] Buffers) as the flat string list
@@ -192,14 +189,6 @@ export function responseHeaders(raw: readonly (Buffer | string)[]): string[] {
     out.push(name, typeof v === "string" ? v : v.toString("latin1"));
   }
   return connectionTokens === undefined ? out : without(out, connectionTokens);
-}
-
-/** The value of header `lowerName` in a flat list, or undefined. */
-export function headerValue(flat: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    if ((flat[i] as string).toLowerCase() === lowerName) return flat[i + 1];
-  }
-  return undefined;
 }
 
 /** W3C traceparent -> trace and parent span ids (lowercase hex), or undefined when malformed. */

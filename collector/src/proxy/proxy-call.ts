@@ -16,6 +16,7 @@ import { estimateTokens } from "../enrich/estimate-tokens.js";
 import type { PriceBook } from "../enrich/price-book.js";
 import { priceCall } from "../enrich/pricing.js";
 import type { Logger } from "../logger.js";
+import { parseTagValue } from "../normalize/attribution.js";
 import type { Attributes, AttrValue, Resource } from "../otlp/types.js";
 import { CallCapture, isObj, type JsonObj, parseJson, type Usage } from "./call-capture.js";
 import { anthropicJson, anthropicStreamEvent, newAnthropicUsageState } from "./extract-anthropic.js";
@@ -25,6 +26,7 @@ import {
   type RequestMeta,
   responseHeaders,
   splitRequestHeaders,
+  without,
   withoutCredentials,
 } from "./headers.js";
 import type { PreRequestHook, ProxyRequestContext, Reservation } from "./hooks.js";
@@ -296,7 +298,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     }
     this.#prepare();
     if (this.#rateLimited(true)) return;
-    this.#gateAndDispatch(cached).catch((err: unknown) => this.#internalError(err));
+    this.#gateAndDispatch(cached, inject).catch((err: unknown) => this.#internalError(err));
   }
 
   /** Parses the body and gathers the span's request attributes. */
@@ -313,8 +315,11 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     this.#attrs = this.#baseAttributes();
   }
 
-  /** Response cache, hooks and stream-usage injection, then upstream. */
-  async #gateAndDispatch(cached: boolean): Promise<void> {
+  /**
+   * Response cache, hooks and stream-usage injection, then upstream. `inject`: the route asks
+   * for usage in OpenAI streams and this endpoint can carry it.
+   */
+  async #gateAndDispatch(cached: boolean, inject: boolean): Promise<void> {
     const body = this.#body as Buffer;
     const endpoint = this.#match.endpoint;
     const cache = this.#ctx.cache;
@@ -348,14 +353,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
 
     let out = body;
     const facts = this.#facts;
-    if (
-      this.#route.injectStreamUsage &&
-      this.#route.format === "openai" &&
-      (endpoint === "chat" || endpoint === "completions") &&
-      facts?.stream === true &&
-      !facts.includeUsage &&
-      this.#json !== undefined
-    ) {
+    if (inject && facts?.stream === true && !facts.includeUsage && this.#json !== undefined) {
       out = withIncludeUsage(body, this.#json);
       this.#stripUsage = true;
     }
@@ -420,23 +418,18 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     const model = facts?.model ?? "";
     let estimated: number | null = null;
     if (model !== "") {
-      const price = priceCall(
+      const cost = this.#cost(
         {
-          provider: this.#route.provider,
-          request_model: model,
-          response_model: "",
-          timestampUs: this.#startUs,
           // About 4 bytes per token; the JSON framing makes this an over-estimate, as a reservation should be.
-          input_tokens: Math.ceil((this.#body?.length ?? 0) / 4),
-          output_tokens:
-            this.#match.endpoint === "embeddings" ? 0 : (facts?.maxOutputTokens ?? DEFAULT_OUTPUT_ESTIMATE),
-          cache_read_tokens: 0,
-          cache_write_tokens: 0,
-          reasoning_tokens: 0,
+          input: Math.ceil((this.#body?.length ?? 0) / 4),
+          output: this.#match.endpoint === "embeddings" ? 0 : (facts?.maxOutputTokens ?? DEFAULT_OUTPUT_ESTIMATE),
+          cacheRead: 0,
+          cacheWrite: 0,
+          reasoning: 0,
         },
-        this.#ctx.book,
+        "",
       );
-      estimated = price.cost_usd === null ? null : Number(price.cost_usd);
+      estimated = cost === null ? null : Number(cost);
     }
     const meta = this.#meta;
     return {
@@ -449,7 +442,8 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
       project: this.#project,
       user: meta?.user || facts?.endUser || "",
       virtualKeyId: this.#vk?.id ?? "",
-      tags: parseTags(meta?.tags ?? ""),
+      // Read as the collector reads tokenmeter.tags, so hooks and stored rows agree.
+      tags: parseTagValue(meta?.tags ?? "") ?? {},
       estimatedCostUsd: estimated,
     };
   }
@@ -500,7 +494,7 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     let headersOut = out;
     if (this.#stripUsage && ok && isSse) {
       this.#filter = new UsageChunkFilter();
-      headersOut = withoutHeader(out, "content-length");
+      headersOut = without(out, ["content-length"]);
     }
     if (this.#cacheKey !== undefined && ok) {
       this.#cacheChunks = [];
@@ -1097,17 +1091,6 @@ class ClientGoneError extends Error {
 
 function noop(): void {}
 
-/** `k=v,k=v` -> record (the hook context's tags). */
-function parseTags(raw: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (raw === "") return out;
-  for (const pair of raw.split(",")) {
-    const eq = pair.indexOf("=");
-    if (eq > 0) out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
-  }
-  return out;
-}
-
 function flattenParsed(headers: IncomingHttpHeaders): string[] {
   const out: string[] = [];
   for (const [name, value] of Object.entries(headers)) {
@@ -1116,14 +1099,6 @@ function flattenParsed(headers: IncomingHttpHeaders): string[] {
     else out.push(name, value);
   }
   return responseHeaders(out);
-}
-
-function withoutHeader(flat: readonly string[], lowerName: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    if ((flat[i] as string).toLowerCase() !== lowerName) out.push(flat[i] as string, flat[i + 1] as string);
-  }
-  return out;
 }
 
 /**

@@ -54,13 +54,13 @@ export class RateLimiter {
   readonly #teamLimits: Readonly<Record<string, RateLimitConfig>>;
   readonly #now: () => number;
 
+  /** Whether any team has a limit (fixed at construction; read on every request). */
+  readonly enabled: boolean;
+
   constructor(teamLimits: Readonly<Record<string, RateLimitConfig>>, now: () => number = Date.now) {
     this.#teamLimits = teamLimits;
     this.#now = now;
-  }
-
-  get enabled(): boolean {
-    return Object.keys(this.#teamLimits).length > 0;
+    this.enabled = Object.keys(teamLimits).length > 0;
   }
 
   /**

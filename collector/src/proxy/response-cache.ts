@@ -99,11 +99,6 @@ export class ResponseCache {
     this.#bytes += bytes;
   }
 
-  clear(): void {
-    this.#entries.clear();
-    this.#bytes = 0;
-  }
-
   #delete(key: string, e: Entry): void {
     this.#entries.delete(key);
     this.#bytes -= e.bytes;

@@ -50,10 +50,6 @@ export class VirtualKeys {
     }
   }
 
-  get size(): number {
-    return this.#byHash.size;
-  }
-
   /** The virtual key a presented `tm_...` key maps to, or undefined when it is unknown. */
   lookup(presented: string): VirtualKey | undefined {
     if (this.#byHash.size === 0) return undefined;
