@@ -321,7 +321,6 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
    */
   async #gateAndDispatch(cached: boolean, inject: boolean): Promise<void> {
     const body = this.#body as Buffer;
-    const endpoint = this.#match.endpoint;
     const cache = this.#ctx.cache;
     if (cached && cache !== undefined && this.#json !== undefined) {
       const scope = this.#vk !== undefined ? `vk:${this.#vk.id}` : `team:${this.#team}`;
