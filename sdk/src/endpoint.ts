@@ -29,3 +29,6 @@ export interface StreamSink {
    */
   finish(): void;
 }
+
+/** A sink that folds nothing: for calls whose answers carry nothing to record. */
+export const NO_STREAM: StreamSink = Object.freeze({ item() {}, finish() {} });

@@ -23,7 +23,7 @@ import {
 import { takeAttributionHeaders } from "./attribution-headers.js";
 import type { ContentPolicy } from "./content.js";
 import { reportFailure } from "./diag.js";
-import type { Endpoint } from "./endpoint.js";
+import { type Endpoint, NO_STREAM } from "./endpoint.js";
 import { asObject, isObject, type JsonObject, str } from "./json.js";
 import { LlmCall } from "./llm-call.js";
 import { observeStream } from "./observe-stream.js";
@@ -179,9 +179,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** The parsed result of a call: a response body, or a stream when the request asked for one. */
 function onData(call: LlmCall, endpoint: Endpoint, body: JsonObject, data: unknown): void {
   try {
+    // A span that does not record (sampled out, no tracer provider) ignores every fact: the
+    // answer is not read for it, only its end is awaited.
     if (body["stream"] === true && data !== null && typeof data === "object" && Symbol.asyncIterator in data) {
-      if (observeStream(data, call, endpoint.stream(body, call))) return;
-    } else if (isObject(data)) {
+      if (observeStream(data, call, call.recording ? endpoint.stream(body, call) : NO_STREAM)) return;
+    } else if (call.recording && isObject(data)) {
       endpoint.response(data, call);
     }
   } catch (err) {

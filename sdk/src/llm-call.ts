@@ -114,10 +114,6 @@ export class LlmCall implements LLMCallHandle {
     return this.#context;
   }
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   setAttribute(key: string, value: AttributeValue): void {
     if (this.recording && !this.#ended) this.span.setAttribute(key, value);
   }

@@ -45,7 +45,3 @@ export function currentRuntime(): Runtime {
 export function installRuntime(runtime: Runtime | undefined): void {
   installed = runtime;
 }
-
-export function installedRuntime(): Runtime | undefined {
-  return installed;
-}

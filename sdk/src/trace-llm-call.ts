@@ -5,12 +5,10 @@
  */
 import { context, INVALID_SPAN_CONTEXT } from "@opentelemetry/api";
 import { reportFailure } from "./diag.js";
-import type { Endpoint, StreamSink } from "./endpoint.js";
+import { type Endpoint, NO_STREAM } from "./endpoint.js";
 import { createClientState, startCall } from "./instrument-method.js";
 import type { LlmCall } from "./llm-call.js";
 import type { LLMCallHandle, LLMCallInfo } from "./types.js";
-
-const NO_STREAM: StreamSink = { item() {}, finish() {} };
 
 function customEndpoint(operation: string): Endpoint {
   return {

@@ -78,14 +78,14 @@ class ChatStreamSink implements StreamSink {
       const acc = this.#choice(count(choice["index"]) ?? 0);
       const finish = str(choice["finish_reason"]);
       if (finish !== undefined) acc.finish = finish;
+      // The deltas only feed the output messages, which exist only when content is captured.
+      if (!capture) continue;
       const delta = asObject(choice["delta"]);
       if (delta === undefined) continue;
-      if (capture) {
-        const content = str(delta["content"]);
-        if (content) acc.text.push(content);
-        const refusal = str(delta["refusal"]);
-        if (refusal) acc.refusal.push(refusal);
-      }
+      const content = str(delta["content"]);
+      if (content) acc.text.push(content);
+      const refusal = str(delta["refusal"]);
+      if (refusal) acc.refusal.push(refusal);
       for (const rawCall of asArray(delta["tool_calls"])) {
         const tc = asObject(rawCall);
         if (tc === undefined) continue;
@@ -101,7 +101,7 @@ class ChatStreamSink implements StreamSink {
         const name = str(fn?.["name"]);
         if (name) t.name = name;
         const args = str(fn?.["arguments"]);
-        if (args && capture) t.args.push(args);
+        if (args) t.args.push(args);
       }
     }
   }
@@ -116,8 +116,7 @@ class ChatStreamSink implements StreamSink {
     }
     call.setResponse({ id: this.#id, model: this.#model, finishReasons });
     if (this.#usage !== undefined) call.setUsage(chatUsage(this.#usage));
-    if (this.#tier !== undefined) call.setAttribute(OPENAI_RESPONSE_SERVICE_TIER, this.#tier);
-    if (this.#fingerprint !== undefined) call.setAttribute(OPENAI_RESPONSE_SYSTEM_FINGERPRINT, this.#fingerprint);
+    responseExtras({ service_tier: this.#tier, system_fingerprint: this.#fingerprint }, call);
     if (!call.capture) return;
     const messages: GenAIMessage[] = [];
     for (const i of indexes) {

@@ -4,13 +4,11 @@
  */
 import type { Attributes } from "@opentelemetry/api";
 import { textPart } from "../content.js";
-import type { Endpoint, StreamSink } from "../endpoint.js";
+import { type Endpoint, NO_STREAM, type StreamSink } from "../endpoint.js";
 import { asArray, asObject, count, type JsonObject, num, str } from "../json.js";
 import type { LlmCall } from "../llm-call.js";
 import { GEN_AI_EMBEDDINGS_DIMENSION_COUNT, GEN_AI_REQUEST_ENCODING_FORMATS } from "../semconv.js";
 import type { GenAIPart } from "../types.js";
-
-const NO_STREAM: StreamSink = { item() {}, finish() {} };
 
 function dimensionsOf(data: JsonObject): number | undefined {
   const first = asObject(asArray(data["data"])[0]);
