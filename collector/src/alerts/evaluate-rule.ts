@@ -2,7 +2,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { computeDrift, type DriftQuery, type DriftResult, type DriftStatistic } from "./drift.js";
 import type { DriftFilters } from "./drift-sql.js";
 import { type Rule, ruleOp } from "./rules.js";
-import type { BudgetStatusSource, CostAnomalySource } from "./sources.js";
+import type { BudgetStatus, BudgetStatusSource, CostAnomaly, CostAnomalySource } from "./sources.js";
 import { thresholdSql, unpricedSql } from "./threshold-sql.js";
 
 /**
@@ -34,6 +34,12 @@ export interface EvaluationContext {
   driftMemo: Map<string, Promise<DriftResult[]>>;
   /** Statistics wanted per drift question, so one query serves PSI, KS and Welch rules alike. */
   driftStatistics?: Map<string, DriftStatistic[]>;
+  /**
+   * Budget statuses and cost anomalies at `now`, fetched by the first rule that needs them: every
+   * budget and threshold has a rule of its own, and all of them read the same answer.
+   */
+  budgetMemo?: Promise<BudgetStatus[]>;
+  anomalyMemo?: Promise<CostAnomaly[]>;
 }
 
 /** Thrown when a rule needs a source the engine was not given (budget, cost anomaly). */
@@ -188,7 +194,8 @@ export async function evaluateRule(rule: Rule, ctx: EvaluationContext): Promise<
     }
     case "budget": {
       if (!ctx.budgets) throw new MissingSourceError("budget rules need a budget status source");
-      const statuses = await ctx.budgets.budgetStatus(ctx.now);
+      ctx.budgetMemo ??= ctx.budgets.budgetStatus(ctx.now);
+      const statuses = await ctx.budgetMemo;
       return statuses
         .filter((s) => !rule.budget || rule.budget.includes(s.budget))
         .map((s) => {
@@ -208,7 +215,8 @@ export async function evaluateRule(rule: Rule, ctx: EvaluationContext): Promise<
     }
     case "cost_anomaly": {
       if (!ctx.anomalies) throw new MissingSourceError("cost_anomaly rules need a cost anomaly source");
-      const anomalies = await ctx.anomalies.costAnomalies(ctx.now);
+      ctx.anomalyMemo ??= ctx.anomalies.costAnomalies(ctx.now);
+      const anomalies = await ctx.anomalyMemo;
       return anomalies
         .filter((a) => Object.entries(rule.filters).every(([k, values]) => values.includes(a.labels[k] ?? "")))
         .map((a) => ({

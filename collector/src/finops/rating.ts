@@ -183,8 +183,6 @@ export interface PricePoint {
   rates: Rates;
 }
 
-const TIER_SUFFIX = /#tier>(\d+)$/;
-
 /** Every price id the book can produce (each entry, and each of its tiers). */
 export function pricePoints(book: PriceBook): PricePoint[] {
   const out: PricePoint[] = [];
@@ -199,10 +197,6 @@ export function pricePoints(book: PriceBook): PricePoint[] {
 /** price_id -> entry and rates, as enrich/pricing.ts writes price ids. */
 export function pricePointIndex(book: PriceBook): Map<string, PricePoint> {
   return new Map(pricePoints(book).map((p) => [p.priceId, p]));
-}
-
-export function basePriceId(priceId: string): string {
-  return priceId.replace(TIER_SUFFIX, "");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,15 @@ import { ERR_BAD_REQUEST, ERR_STORAGE } from "../errors.js";
 import type { PricingConfig } from "./config.js";
 import { decimalToNano, nanoToDecimal } from "./money.js";
 import { costSql, type ModelCombo, planPricePoints, priceIdSql } from "./rating-sql.js";
-import { DAILY_TABLE, MODEL_KEY_SQL, RAW_AGGREGATES, REPRICED_MEASURES, ROLLUP_TABLE } from "./rollup.js";
+import {
+  DAILY_TABLE,
+  MODEL_KEY_SQL,
+  RAW_AGGREGATES,
+  RAW_MODEL_KEY_SQL,
+  REPRICED_MEASURES,
+  ROLLUP_KEYS,
+  ROLLUP_TABLE,
+} from "./rollup.js";
 import { identifier, sqlMicros, sqlString, sqlStringList } from "./sql.js";
 
 /**
@@ -280,19 +288,14 @@ export async function reconcileRollup(
   const table = which === "hourly" ? ROLLUP_TABLE : DAILY_TABLE;
   const bucket = which === "hourly" ? "toStartOfHour(c.timestamp)" : "toDate(c.timestamp)";
   const bucketName = which === "hourly" ? "hour" : "day";
-  const keys =
-    which === "hourly" ? ["team", "project", "provider", "model", "status"] : ["team", "project", "provider", "model"];
-  const modelKey = MODEL_KEY_SQL.replaceAll("request_model", "c.request_model").replaceAll(
-    "response_model",
-    "c.response_model",
-  );
-  const rawKeys = keys.map((k) => (k === "model" ? `${modelKey} AS model` : `c.${k} AS ${k}`));
+  const keys: readonly string[] = which === "hourly" ? ROLLUP_KEYS : ROLLUP_KEYS.filter((k) => k !== "status");
+  const rawKeys = keys.map((k) => (k === "model" ? `${RAW_MODEL_KEY_SQL} AS model` : `c.${k} AS ${k}`));
   const rollupRange =
     which === "hourly"
       ? `hour >= toDateTime(${fromUs / 1_000_000}, 'UTC') AND hour < toDateTime(${toUs / 1_000_000}, 'UTC')`
       : `day >= toDate(toDateTime(${fromUs / 1_000_000}, 'UTC')) AND day < toDate(toDateTime(${toUs / 1_000_000}, 'UTC'))`;
   const models = modelKeys === undefined ? "" : ` AND model IN ${sqlStringList(modelKeys)}`;
-  const rawModels = modelKeys === undefined ? "" : ` AND ${modelKey} IN ${sqlStringList(modelKeys)}`;
+  const rawModels = modelKeys === undefined ? "" : ` AND ${RAW_MODEL_KEY_SQL} IN ${sqlStringList(modelKeys)}`;
   const all = [bucketName, ...keys].join(", ");
   const measures = REPRICED_MEASURES;
   const rawAgg = measures.map((m) => `${RAW_AGGREGATES[m]} AS r_${m}`).join(", ");

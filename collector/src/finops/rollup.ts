@@ -25,6 +25,8 @@ export const ROLLUP_VIEW = "llm_calls_hourly_mv";
 
 /** The `model` key, from llm_calls columns. */
 export const MODEL_KEY_SQL = "if(request_model != '', request_model, response_model)";
+/** MODEL_KEY_SQL over llm_calls aliased `c`. */
+export const RAW_MODEL_KEY_SQL = "if(c.request_model != '', c.request_model, c.response_model)";
 
 export const ROLLUP_COLUMNS = `  hour DateTime('UTC') CODEC(Delta, ZSTD(1)),
   team LowCardinality(String),
@@ -84,7 +86,7 @@ export function rollupSelect(source: string, where?: string): string {
     .join(",\n  ");
   return `SELECT
   toStartOfHour(c.timestamp) AS hour, c.team AS team, c.project AS project, c.provider AS provider,
-  ${MODEL_KEY_SQL.replaceAll("request_model", "c.request_model").replaceAll("response_model", "c.response_model")} AS model, c.status AS status,
+  ${RAW_MODEL_KEY_SQL} AS model, c.status AS status,
   ${aggs}
 FROM ${source} AS c${where ? `\nWHERE ${where}` : ""}
 GROUP BY hour, team, project, provider, model, status`;
@@ -136,7 +138,7 @@ export function dailySelect(source: string, where?: string): string {
   const aggs = DAILY_MEASURES.map((m) => `${RAW_AGGREGATES[m] ?? "0"} AS ${m}`).join(",\n  ");
   return `SELECT
   toDate(c.timestamp) AS day, c.team AS team, c.project AS project, c.provider AS provider,
-  ${MODEL_KEY_SQL.replaceAll("request_model", "c.request_model").replaceAll("response_model", "c.response_model")} AS model,
+  ${RAW_MODEL_KEY_SQL} AS model,
   ${aggs}
 FROM ${source} AS c${where ? `\nWHERE ${where}` : ""}
 GROUP BY day, team, project, provider, model`;

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { DAILY_TABLE, MODEL_KEY_SQL, RAW_AGGREGATES, ROLLUP_AGGREGATES, ROLLUP_TABLE } from "./rollup.js";
+import { DAILY_TABLE, RAW_AGGREGATES, RAW_MODEL_KEY_SQL, ROLLUP_AGGREGATES, ROLLUP_TABLE } from "./rollup.js";
 import { identifier } from "./sql.js";
 import { wholeHourOffsets, zoneOffsetMs } from "./time-zone.js";
 
@@ -88,10 +88,7 @@ const DAY_US = 86_400_000_000;
 function rawKey(key: GroupKey): string {
   switch (key) {
     case "model":
-      return MODEL_KEY_SQL.replaceAll("request_model", "c.request_model").replaceAll(
-        "response_model",
-        "c.response_model",
-      );
+      return RAW_MODEL_KEY_SQL;
     case "day":
       return "toString(toDate(c.timestamp, {tz:String}))";
     default:
