@@ -698,8 +698,10 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
         this.#jsonChunks.push(chunk);
       } else {
         // Too large to parse whole (embeddings of many inputs): keep only the tail, where usage sits.
-        const all =
-          this.#jsonTail === undefined ? Buffer.concat(this.#jsonChunks) : Buffer.concat([this.#jsonTail, chunk]);
+        // The chunk that crossed the limit belongs to the tail too.
+        const all = Buffer.concat(
+          this.#jsonTail === undefined ? [...this.#jsonChunks, chunk] : [this.#jsonTail, chunk],
+        );
         this.#jsonChunks.length = 0;
         this.#jsonTail = all.subarray(Math.max(0, all.length - JSON_TAIL_BYTES));
       }
