@@ -44,13 +44,21 @@ export function rollingBucketMs(durationMs: number): number {
   return Math.max(MINUTE, Math.ceil(durationMs / 120 / MINUTE) * MINUTE);
 }
 
+/** Definitions are immutable once parsed: their hash is computed once per zone and week start. */
+const hashes = new WeakMap<BudgetDefinition, { zone: string; hash: string }>();
+
 /** Short hash of what the counters mean: a changed scope or window starts fresh counters. */
 function definitionHash(def: BudgetDefinition, tz: string, weekStart: string): string {
+  const zone = `${tz}|${weekStart}`;
+  const known = hashes.get(def);
+  if (known !== undefined && known.zone === zone) return known.hash;
   const window = typeof def.window === "string" ? def.window : `rolling:${def.window.rolling}`;
-  return createHash("sha256")
+  const hash = createHash("sha256")
     .update(JSON.stringify([scopeEntries(def.scope), window, tz, weekStart]))
     .digest("hex")
     .slice(0, 12);
+  hashes.set(def, { zone, hash });
+  return hash;
 }
 
 function scopeEntries(scope: BudgetScope): [string, string][] {
