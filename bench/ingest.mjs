@@ -13,7 +13,7 @@ import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { Pool } from "undici";
-import { cpuSeconds, fmt, freePort, peakRssMiB, percentile, startChild, stopChild } from "./lib.mjs";
+import { cpuSeconds, fmt, freePort, peakRssMiB, percentile, startChild, stopChild, threadCpuSeconds } from "./lib.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -167,6 +167,7 @@ async function main() {
   );
   const pool = new Pool(base, { connections: CONCURRENCY, pipelining: 1 });
   const cpuBefore = cpuSeconds(server.pid);
+  const threadsBefore = threadCpuSeconds(server.pid);
   const latencies = [];
   let requestNo = 0;
   let acked = 0;
@@ -204,6 +205,7 @@ async function main() {
   }
   const e2eSecs = (performance.now() - started) / 1000;
   const serverCpu = cpuSeconds(server.pid) - cpuBefore;
+  const threadsAfter = threadCpuSeconds(server.pid);
   const peak = peakRssMiB(server.pid);
   await pool.close();
   await stopChild(server);
@@ -238,6 +240,13 @@ async function main() {
     server_peak_rss_mib: peak,
     server_cpu_seconds: serverCpu,
     server_cpu_us_per_span: (serverCpu * 1e6) / Math.max(1, Number(n)),
+    server_cpu_us_per_span_by_thread: Object.fromEntries(
+      Object.entries(threadsAfter)
+        .map(([name, secs]) => [name, ((secs - (threadsBefore[name] ?? 0)) * 1e6) / Math.max(1, Number(n))])
+        .filter(([, us]) => us >= 0.5)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, us]) => [name, Math.round(us * 10) / 10]),
+    ),
     baseline_raw_insert_rows_per_sec: base_,
     baseline_raw_insert_cpu_us_per_row: baseCpu,
   };

@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: child processes, free ports, percentiles, peak RSS.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export function freePort() {
@@ -87,4 +87,31 @@ export function cpuSeconds(pid) {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU seconds per thread name of a running process (Linux), e.g. the main JS thread, ingest
+ * workers, libuv and V8 helpers, and embedded ClickHouse's pools. Threads that ended are not
+ * counted, so compare this against cpuSeconds() for the whole.
+ */
+export function threadCpuSeconds(pid) {
+  const out = {};
+  let tasks;
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const name = tid === String(pid) ? "main (JS)" : comm;
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
 }

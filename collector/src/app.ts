@@ -1,4 +1,5 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { join } from "node:path";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { createAlertEngine } from "./alerts/engine.js";
 import { createNotifiers } from "./alerts/notifiers/create-notifiers.js";
 import { loadRules } from "./alerts/rules.js";
@@ -21,6 +22,7 @@ import { type CollectorMetrics, createCollectorMetrics } from "./metrics/collect
 import { IngestPipeline, type PipelineStages } from "./pipeline.js";
 import { BatchWriter } from "./storage/batch-writer.js";
 import type { StorageClient } from "./storage/client.js";
+import { IngestLog } from "./storage/ingest-log.js";
 import { MIGRATIONS, migrate } from "./storage/migrations.js";
 import { Spool } from "./storage/spool.js";
 
@@ -72,6 +74,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     client: storage.client,
     database: storage.database,
     spool,
+    ...(config.ingest.ackAfter === "log"
+      ? { log: new IngestLog(join(config.ingest.spoolDir, "log"), { fsync: config.ingest.logFsync }) }
+      : {}),
     maxRows: config.ingest.batchMaxRows,
     maxDelayMs: config.ingest.batchMaxDelayMs,
     maxQueueRows: config.ingest.maxQueueRows,
@@ -104,8 +109,13 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     auth: bearerAuth(config.server.ingestToken),
   });
   const apiAuth = bearerAuth(config.server.apiToken);
-  registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: apiAuth });
-  registerScoresRoutes(app, { writer, client: storage.client, database: storage.database, auth: apiAuth });
+  // Reads see every acknowledged row: rows still batching for ClickHouse are written first.
+  const readAuth = async (request: FastifyRequest): Promise<void> => {
+    await apiAuth?.(request);
+    if (request.method === "GET") await writer.flush();
+  };
+  registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: readAuth });
+  registerScoresRoutes(app, { writer, client: storage.client, database: storage.database, auth: readAuth });
 
   const finops = await createFinops({
     config,
@@ -116,8 +126,8 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   });
   // Rebuilds budget counters from ClickHouse before the proxy can reserve against them.
   await finops.start();
-  registerSpendRoutes(app, { finops, auth: apiAuth });
-  registerBudgetsRoutes(app, { finops, auth: apiAuth });
+  registerSpendRoutes(app, { finops, auth: readAuth });
+  registerBudgetsRoutes(app, { finops, auth: readAuth });
 
   const alertEngine = createAlertEngine({
     client: storage.client,
@@ -132,7 +142,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     drift: config.alerts.drift,
     maxSeriesPerRule: config.alerts.maxSeriesPerRule,
   });
-  registerAlertsRoutes(app, { engine: alertEngine, auth: apiAuth });
+  registerAlertsRoutes(app, { engine: alertEngine, auth: readAuth });
   if (config.alerts.enabled) await alertEngine.start();
 
   let closed = false;

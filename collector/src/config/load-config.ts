@@ -25,6 +25,8 @@ const ENV_FIELDS: ReadonlyArray<readonly [string, readonly [string, string]]> = 
   ["TOKENMETER_RETENTION_DAYS", ["storage", "retentionDays"]],
   ["TOKENMETER_MAX_BODY_BYTES", ["ingest", "maxBodyBytes"]],
   ["TOKENMETER_SPOOL_DIR", ["ingest", "spoolDir"]],
+  ["TOKENMETER_INGEST_ACK_AFTER", ["ingest", "ackAfter"]],
+  ["TOKENMETER_INGEST_LOG_FSYNC", ["ingest", "logFsync"]],
   ["TOKENMETER_INGEST_WORKERS", ["ingest", "workers"]],
   ["REDIS_URL", ["budgets", "redisUrl"]],
   ["TOKENMETER_OPENAI_BASE_URL", ["proxy", "openaiBaseUrl"]],

@@ -44,9 +44,9 @@ export const ingestSchema = z
     /** Rows per ClickHouse insert. */
     batchMaxRows: positiveInt.default(20_000),
     /**
-     * Longest a row waits for its batch. Rows an OTLP request waits on linger at most 50 ms
-     * (under load batches are cut back to back); rows nobody waits on (the in-process proxy's)
-     * linger this long, for fewer, larger inserts.
+     * Longest a row waits for its batch. With ackAfter "insert", rows an OTLP request waits on
+     * linger at most 50 ms (under load batches are cut back to back); other rows linger this
+     * long, for fewer, larger inserts.
      */
     batchMaxDelayMs: positiveInt.default(1000),
     /** Worker threads that decode and normalize OTLP bodies; default one per core beyond the first (0 = inline). */
@@ -58,8 +58,22 @@ export const ingestSchema = z
     dedupeRecentCalls: z.coerce.number().int().min(0).default(50_000),
     /** Rows held in memory across all tables before ingest answers 429. */
     maxQueueRows: positiveInt.default(400_000),
-    /** Disk spool for batches ClickHouse refused; replayed in order. */
+    /**
+     * Disk spool for batches ClickHouse refused, replayed in order. Its `log/` subdirectory
+     * holds the ingest log.
+     */
     spoolDir: z.string().min(1).default("./.tokenmeter/spool"),
+    /**
+     * When ingest answers 200. "log": once the rows are appended to the ingest log on disk
+     * (survives a crash; inserts are then cut by batchMaxRows and batchMaxDelayMs alone, so they
+     * are large). "insert": once ClickHouse (or the spool) has them.
+     */
+    ackAfter: z.enum(["log", "insert"]).default("log"),
+    /** fdatasync the ingest log before answering (survives power loss, costs a disk flush per write). */
+    logFsync: z
+      .union([z.boolean(), z.enum(["true", "false", "1", "0"])])
+      .transform((v) => v === true || v === "true" || v === "1")
+      .default(false),
     /** Spool size beyond which ingest answers 503. */
     maxSpoolBytes: positiveInt.default(2 * 1024 * 1024 * 1024),
   })

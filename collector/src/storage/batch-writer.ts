@@ -3,12 +3,18 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { ERR_BACKPRESSURE, ERR_UNAVAILABLE } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import type { IngestLog, LogSegment } from "./ingest-log.js";
 import type { Spool, SpooledBatch } from "./spool.js";
 
 function serialize(rows: readonly unknown[]): string {
   let text = "";
   for (const r of rows) text += `${JSON.stringify(r)}\n`;
   return text;
+}
+
+/** The deduplication token of one table's batch cut from an ingest log segment. */
+function segmentToken(segmentId: string, table: string): string {
+  return `${segmentId}:${table}`;
 }
 
 /** Longest an idle writer waits for more rows before inserting. */
@@ -18,6 +24,11 @@ export interface BatchWriterOptions {
   client: ClickHouseClient;
   database: string;
   spool: Spool;
+  /**
+   * With an ingest log, callers are answered once their rows are logged to disk, and batches
+   * are cut by size and age alone (large inserts). Without one, callers wait for the insert.
+   */
+  log?: IngestLog;
   maxRows: number;
   maxDelayMs: number;
   maxQueueRows: number;
@@ -46,8 +57,9 @@ interface Pending {
  * `write()` resolves when the rows are durable: that is when ingest may answer 200.
  */
 export class BatchWriter {
-  readonly #o: Required<Omit<BatchWriterOptions, "metrics" | "logger">> &
+  readonly #o: Required<Omit<BatchWriterOptions, "metrics" | "logger" | "log">> &
     Pick<BatchWriterOptions, "metrics" | "logger">;
+  readonly #log: IngestLog | undefined;
   readonly #pending = new Map<string, Pending>();
   #queued = 0;
   /** Callers waiting on pending (not yet cut) rows. */
@@ -65,6 +77,7 @@ export class BatchWriter {
 
   constructor(options: BatchWriterOptions) {
     this.#o = { retryMinMs: 250, retryMaxMs: 10_000, ...options };
+    this.#log = options.log;
     this.#retryMs = this.#o.retryMinMs;
   }
 
@@ -132,6 +145,16 @@ export class BatchWriter {
     }
     this.#queued += rows;
     this.#o.metrics?.pipeline.queueRows.set(this.#queued);
+    if (this.#log) {
+      const logged = this.#log.current.append(table, rows, text);
+      // Logged is durable: answer now. If the log write fails, the caller is answered when
+      // the batch is inserted or spooled instead (the waiter stays on the batch either way).
+      if (waiter) logged.then(waiter.resolve, () => {});
+      else logged.catch(() => {});
+      if (p.rows >= this.#o.maxRows) this.#cutAll();
+      else this.#schedule();
+      return;
+    }
     if (p.rows >= this.#o.maxRows) this.#cut(table);
     else this.#schedule();
   }
@@ -144,8 +167,10 @@ export class BatchWriter {
    * an embedded ClickHouse that shares the proxy's cores.
    */
   #schedule(): void {
-    if (this.#busy > 0) return;
-    const delay = this.#waiting > 0 ? Math.min(LINGER_MS, this.#o.maxDelayMs) : this.#o.maxDelayMs;
+    // With the ingest log, batches are cut by age even while an insert runs: nobody waits on them.
+    if (this.#busy > 0 && !this.#log) return;
+    const waitedOn = this.#waiting > 0 && (!this.#log || this.#log.current.failed);
+    const delay = waitedOn ? Math.min(LINGER_MS, this.#o.maxDelayMs) : this.#o.maxDelayMs;
     const due = performance.now() + delay;
     if (this.#timer) {
       if (this.#timerDue <= due) return;
@@ -163,29 +188,49 @@ export class BatchWriter {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    for (const t of [...this.#pending.keys()]) this.#cut(t);
+    // One log segment per cycle: it is deleted once every table's batch from it is stored.
+    const segment = this.#log?.rotate();
+    let stored = true;
+    for (const t of [...this.#pending.keys()]) {
+      this.#cut(t, segment, (ok) => {
+        stored &&= ok;
+      });
+    }
+    if (segment) {
+      this.#chain = this.#chain.then(() =>
+        (stored ? segment.remove() : segment.close()).catch((err: unknown) =>
+          this.#o.logger?.warn({ err: { message: (err as Error).message } }, "cannot remove an ingest log segment"),
+        ),
+      );
+    }
   }
 
-  /** Takes the table's pending rows as one batch and chains its write. */
-  #cut(table: string): void {
+  /**
+   * Takes the table's pending rows as one batch and chains its write. A batch cut from a log
+   * segment takes its deduplication token from it, so a replay of the segment is dropped as a
+   * repeat.
+   */
+  #cut(table: string, segment?: LogSegment, done?: (stored: boolean) => void): void {
     const p = this.#pending.get(table);
     if (!p || p.rows === 0) return;
     this.#pending.delete(table);
     this.#waiting -= p.waiters.length;
-    const token = randomUUID();
+    const token = segment ? segmentToken(segment.id, table) : randomUUID();
     this.#busy++;
     this.#chain = this.#chain
       .then(() => this.#writeBatch(table, token, p))
+      .then((ok) => done?.(ok))
       .finally(() => {
         this.#busy--;
         if (this.#busy === 0 && this.#pending.size > 0) {
-          if (this.#waiting > 0) this.#cutAll();
+          if (this.#waiting > 0 && !this.#log) this.#cutAll();
           else this.#schedule();
         }
       });
   }
 
-  async #writeBatch(table: string, token: string, p: Pending): Promise<void> {
+  /** Writes one batch to ClickHouse, or the spool when ClickHouse fails. False when both failed. */
+  async #writeBatch(table: string, token: string, p: Pending): Promise<boolean> {
     const n = p.rows;
     const text = p.chunks.length === 1 ? (p.chunks[0] as string) : p.chunks.join("");
     try {
@@ -202,12 +247,14 @@ export class BatchWriter {
         }
       }
       for (const w of p.waiters) w.resolve();
+      return true;
     } catch (err) {
       // Neither ClickHouse nor the disk took the batch: callers get an error (ingest answers 503).
       this.#o.logger?.error({ err, table, rows: n }, "batch lost: storage and spool both failed");
       this.#o.metrics?.pipeline.telemetryDropped.inc({ component: "batch_writer" }, n);
       const e = ERR_UNAVAILABLE("storage and disk spool both failed", { cause: err, retryAfter: 5 });
       for (const w of p.waiters) w.reject(e);
+      return false;
     } finally {
       this.#queued -= n;
       this.#o.metrics?.pipeline.queueRows.set(this.#queued);
@@ -286,13 +333,36 @@ export class BatchWriter {
     this.#retryMs = this.#o.retryMinMs;
   }
 
-  /** Starts replaying anything a previous run left in the spool. */
+  /** Starts replaying anything a previous run left in the spool and the ingest log. */
   async start(): Promise<void> {
     await this.#o.spool.ready();
     this.#updateSpoolGauges();
     if (this.#o.spool.size > 0) {
       this.#chain = this.#chain.then(() => this.#replayOnce());
       await this.#chain;
+    }
+    if (this.#log) await this.#replayLog(this.#log);
+  }
+
+  /** Stores the rows of log segments an earlier run acknowledged but did not insert. */
+  async #replayLog(log: IngestLog): Promise<void> {
+    const leftovers = await log.leftovers();
+    let rows = 0;
+    for (const segment of leftovers) {
+      let stored = true;
+      for (const b of segment.batches) {
+        this.#queued += b.rows;
+        rows += b.rows;
+        stored &&= await this.#writeBatch(b.table, segmentToken(segment.id, b.table), {
+          chunks: [b.text],
+          rows: b.rows,
+          waiters: [],
+        });
+      }
+      if (stored) await segment.remove();
+    }
+    if (leftovers.length > 0) {
+      this.#o.logger?.info({ segments: leftovers.length, rows }, "ingest log replayed from the previous run");
     }
   }
 
