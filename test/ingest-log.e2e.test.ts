@@ -94,8 +94,10 @@ describe("ingest log (in process)", () => {
     expect(await scoreCount()).toBe(15);
     expect(segments(dir)).toEqual([]);
     // One insert for the three writes.
-    const batches = (await metrics.registry.getSingleMetric("tokenmeter_batch_rows")?.get())?.values ?? [];
-    expect(batches.find((v) => v.metricName === "tokenmeter_batch_rows_count")?.value).toBe(1);
+    const batches = (await metrics.registry.getSingleMetric("tokenmeter_batch_rows")?.get())?.values as
+      | Array<{ value: number; metricName?: string }>
+      | undefined;
+    expect(batches?.find((v) => v.metricName === "tokenmeter_batch_rows_count")?.value).toBe(1);
     await writer.close();
   });
 
