@@ -42,7 +42,7 @@ export const ingestSchema = z
     /** Attribute string values beyond this are truncated (and listed in tokenmeter.truncated_attributes). */
     maxAttributeValueBytes: positiveInt.default(1024 * 1024),
     /** Rows per ClickHouse insert. */
-    batchMaxRows: positiveInt.default(20_000),
+    batchMaxRows: positiveInt.default(10_000),
     /**
      * Longest a row waits for its batch. With ackAfter "insert", rows an OTLP request waits on
      * linger at most 50 ms (under load batches are cut back to back); other rows linger this
@@ -57,7 +57,7 @@ export const ingestSchema = z
      */
     dedupeRecentCalls: z.coerce.number().int().min(0).default(50_000),
     /** Rows held in memory across all tables before ingest answers 429. */
-    maxQueueRows: positiveInt.default(400_000),
+    maxQueueRows: positiveInt.default(100_000),
     /**
      * Disk spool for batches ClickHouse refused, replayed in order. Its `log/` subdirectory
      * holds the ingest log.
