@@ -7,7 +7,6 @@
  * change and the drift; and the dashboards' ClickHouse queries must return rows over it.
  */
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,6 +29,7 @@ import { CLICKHOUSE, DATABASE } from "../dashboards/src/datasources.js";
 import { ALL, expandQuery, type VariableState } from "../dashboards/src/macros.js";
 import { buildAllDashboards, serializeDashboard } from "../dashboards/src/registry.js";
 import { embeddedStorage, silentLogger, testConfig } from "./helpers/embedded.js";
+import { freePort } from "./helpers/net.js";
 
 const EXAMPLE = new URL("../examples/tokenmeter.demo.yaml", import.meta.url);
 
@@ -50,18 +50,6 @@ function sink(append: (text: string) => void): Writable & { isTTY: boolean } {
     },
   });
   return Object.assign(stream, { isTTY: false });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function rows(query: string): Promise<Row[]> {

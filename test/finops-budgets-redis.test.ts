@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BudgetEnforcer } from "../collector/src/finops/budget-enforcer.js";
 import { budgetsSchema } from "../collector/src/finops/config.js";
 import { RedisBudgetStore } from "../collector/src/finops/redis-budget-store.js";
+import { freePort } from "./helpers/net.js";
 
 /**
  * Budget counters in a real redis-server (Debian's redis-server package; .ci/run installs it).
@@ -23,17 +23,6 @@ function redisBinary(): string | undefined {
 const binary = redisBinary();
 const inCi = process.env["CI"] === "true";
 if (!binary && inCi) throw new Error("redis-server is required in CI (apt-get install redis-server)");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
 
 let server: ChildProcess | undefined;
 let dir = "";

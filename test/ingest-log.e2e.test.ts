@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCollectorMetrics } from "../collector/src/metrics/collector-metrics.js";
@@ -10,8 +9,10 @@ import { IngestLog, parseSegment } from "../collector/src/storage/ingest-log.js"
 import { migrate } from "../collector/src/storage/migrations.js";
 import type { ScoreRow } from "../collector/src/storage/rows.js";
 import { Spool } from "../collector/src/storage/spool.js";
+import { scoreRow } from "../collector/src/storage/test-row.js";
 import { intAttr, otlpJsonTraces, strAttr } from "./helpers/collector.js";
 import { embeddedStorage, tempDir } from "./helpers/embedded.js";
+import { freePort } from "./helpers/net.js";
 
 // The ingest log: ingest answers once rows are on disk, inserts are large, and what a dead
 // process acknowledged is stored at the next start, exactly once.
@@ -28,20 +29,7 @@ afterAll(async () => {
   await storage.client.command({ query: `DROP DATABASE IF EXISTS ${db}` });
 });
 
-function score(i: number): ScoreRow {
-  return {
-    timestamp: 1_790_000_000_000_000 + i,
-    score_id: `log-${i}`,
-    trace_id: "0af7651916cd43dd8448eb211c80319c",
-    span_id: "b7ad6b7169203331",
-    name: "helpfulness",
-    value: i,
-    label: "",
-    source: "api",
-    comment: "",
-    data_type: "numeric",
-  };
-}
+const score = (i: number): ScoreRow => scoreRow(i, "log");
 
 async function scoreCount(): Promise<number> {
   const rs = await storage.client.query({
@@ -136,17 +124,6 @@ describe("ingest log (in process)", () => {
 
 // ---------------------------------------------------------------------------------------------
 // A real collector process, killed with SIGKILL after answering 200.
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
 
 async function startCollector(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();

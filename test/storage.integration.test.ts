@@ -5,6 +5,7 @@ import type { StorageClient } from "../collector/src/storage/client.js";
 import { migrate } from "../collector/src/storage/migrations.js";
 import type { ScoreRow } from "../collector/src/storage/rows.js";
 import { Spool } from "../collector/src/storage/spool.js";
+import { scoreRow } from "../collector/src/storage/test-row.js";
 import { embeddedStorage, tempDir } from "./helpers/embedded.js";
 
 let storage: StorageClient;
@@ -33,20 +34,7 @@ function testWriter(over: Partial<BatchWriterOptions> = {}): BatchWriter {
   });
 }
 
-function score(i: number): ScoreRow {
-  return {
-    timestamp: 1_790_000_000_000_000 + i,
-    score_id: `s-${i}`,
-    trace_id: "0af7651916cd43dd8448eb211c80319c",
-    span_id: "b7ad6b7169203331",
-    name: "helpfulness",
-    value: i,
-    label: "",
-    source: "api",
-    comment: "",
-    data_type: "numeric",
-  };
-}
+const score = (i: number): ScoreRow => scoreRow(i);
 
 async function count(table: string): Promise<number> {
   const rs = await storage.client.query({ query: `SELECT count() AS n FROM ${db}.${table}`, format: "JSONEachRow" });

@@ -1,4 +1,4 @@
-import type { LlmCallRow } from "./rows.js";
+import type { LlmCallRow, ScoreRow } from "./rows.js";
 
 /**
  * An llm_calls row for seeding storage: an ok, unstreamed OpenAI chat call with no attribution,
@@ -50,5 +50,21 @@ export function llmCallRow(fields: Partial<LlmCallRow>): LlmCallRow {
     cache_hit: 0,
     tags: {},
     ...fields,
+  };
+}
+
+/** A numeric "helpfulness" score row, number `i`, with score id `${idPrefix}-${i}`. */
+export function scoreRow(i: number, idPrefix = "s"): ScoreRow {
+  return {
+    timestamp: 1_790_000_000_000_000 + i,
+    score_id: `${idPrefix}-${i}`,
+    trace_id: "0af7651916cd43dd8448eb211c80319c",
+    span_id: "b7ad6b7169203331",
+    name: "helpfulness",
+    value: i,
+    label: "",
+    source: "api",
+    comment: "",
+    data_type: "numeric",
   };
 }
