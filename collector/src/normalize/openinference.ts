@@ -19,7 +19,7 @@
  * - streaming: Python instrumentations add a "First Token Stream Event" event on the first chunk.
  */
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
-import { firstInt, firstNum, firstStr, num, parseJsonLoose, str, toNum } from "./attr.js";
+import { firstInt, firstNum, firstStr, parseJsonLoose, str, toNum } from "./attr.js";
 import {
   type ChatMessage,
   firstFinishReason,
@@ -38,6 +38,8 @@ import {
   isRecord,
   objectAttr,
   paramsJson,
+  reportedUsage,
+  type UsageKeys,
 } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification, SpanScore } from "./types.js";
 
@@ -49,11 +51,13 @@ const PROVIDER_KEYS = ["llm.provider", "llm.system"] as const;
 const REQUEST_MODEL_KEYS = ["llm.request.model_name"] as const;
 const RESPONSE_MODEL_KEYS = ["llm.response.model_name", "llm.model_name", "embedding.model_name"] as const;
 
-const PROMPT_TOKENS = "llm.token_count.prompt";
-const COMPLETION_TOKENS = "llm.token_count.completion";
-const CACHE_READ_KEYS = ["llm.token_count.prompt_details.cache_read"] as const;
-const CACHE_WRITE_KEYS = ["llm.token_count.prompt_details.cache_write"] as const;
-const REASONING_KEYS = ["llm.token_count.completion_details.reasoning"] as const;
+const USAGE_KEYS: UsageKeys = {
+  input: ["llm.token_count.prompt"],
+  output: ["llm.token_count.completion"],
+  cacheRead: ["llm.token_count.prompt_details.cache_read"],
+  cacheWrite: ["llm.token_count.prompt_details.cache_write"],
+  reasoning: ["llm.token_count.completion_details.reasoning"],
+};
 const COST_KEYS = ["llm.cost.total"] as const;
 
 const FIRST_TOKEN_EVENTS: ReadonlySet<string> = new Set(["First Token Stream Event"]);
@@ -93,13 +97,7 @@ function extract(span: DecodedSpan): CallFacts {
   facts.request_model = requestModel ?? responseModel;
   facts.response_model = requestModel === undefined ? "" : responseModel;
 
-  applyUsage(facts, {
-    input: num(a, PROMPT_TOKENS),
-    output: num(a, COMPLETION_TOKENS),
-    cacheRead: firstNum(a, CACHE_READ_KEYS),
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
-    reasoning: firstNum(a, REASONING_KEYS),
-  });
+  applyUsage(facts, reportedUsage(a, USAGE_KEYS));
 
   facts.ttft_ms = firstEventOffsetMs(span, FIRST_TOKEN_EVENTS);
   facts.streamed = facts.ttft_ms !== null || invocation?.["stream"] === true ? 1 : 0;

@@ -17,8 +17,8 @@
 import type { DecodedSpan } from "../otlp/types.js";
 import { bool, firstNum, firstStr, hasAny, str } from "./attr.js";
 import { otelMessages } from "./messages.js";
-import { isModelCallOperation, otelGenAiAdapter, otelOperation, secondsToMs } from "./otel-genai.js";
-import { applyUsage } from "./span-facts.js";
+import { extractOtelGenAi, isModelCallOperation, otelOperation, secondsToMs } from "./otel-genai.js";
+import type { UsageKeys } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
 
 export const OPENLIT = "openlit";
@@ -26,23 +26,25 @@ export const OPENLIT = "openlit";
 const SCOPE_PREFIXES = ["@openlit/", "openlit"] as const;
 const DETECT_KEYS = ["gen_ai.application_name", "gen_ai.sdk.version", "gen_ai.usage.cost"] as const;
 
-const INPUT_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"] as const;
-const OUTPUT_KEYS = ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"] as const;
-const CACHE_READ_KEYS = [
-  "gen_ai.usage.cache_read.input_tokens",
-  "gen_ai.usage.prompt_tokens_details.cached_tokens",
-  "gen_ai.usage.cache_read_input_tokens",
-] as const;
-const CACHE_WRITE_KEYS = [
-  "gen_ai.usage.cache_creation.input_tokens",
-  "gen_ai.usage.cache_write.input_tokens",
-  "gen_ai.usage.cache_creation_input_tokens",
-] as const;
-const REASONING_KEYS = [
-  "gen_ai.usage.reasoning_tokens",
-  "gen_ai.usage.reasoning.output_tokens",
-  "gen_ai.usage.completion_tokens_details.reasoning_tokens",
-] as const;
+const USAGE_KEYS: UsageKeys = {
+  input: ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
+  output: ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"],
+  cacheRead: [
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.prompt_tokens_details.cached_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+  ],
+  cacheWrite: [
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+  ],
+  reasoning: [
+    "gen_ai.usage.reasoning_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.completion_tokens_details.reasoning_tokens",
+  ],
+};
 const TTFT_SECONDS_KEYS = ["gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_chunk"] as const;
 const USER_KEYS = ["user.id", "gen_ai.request.user", "enduser.id"] as const;
 const APP_KEYS = ["gen_ai.application_name", "service.name"] as const;
@@ -62,15 +64,7 @@ function classify(span: DecodedSpan): SpanClassification {
 
 function extract(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = otelGenAiAdapter.extract(span);
-
-  applyUsage(facts, {
-    input: firstNum(a, INPUT_KEYS),
-    output: firstNum(a, OUTPUT_KEYS),
-    cacheRead: firstNum(a, CACHE_READ_KEYS),
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
-    reasoning: firstNum(a, REASONING_KEYS),
-  });
+  const facts = extractOtelGenAi(span, USAGE_KEYS);
 
   // OpenLIT writes the system prompt both into gen_ai.input.messages and into
   // gen_ai.system_instructions; prepending the latter would show it twice.

@@ -16,7 +16,7 @@
  * The OTel facts are read by the otel_genai adapter; this one adds what only OpenLLMetry says.
  */
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
-import { bool, firstNum, firstStr, hasAny, parseJsonLoose, str } from "./attr.js";
+import { bool, firstStr, hasAny, parseJsonLoose, str } from "./attr.js";
 import {
   type ChatMessage,
   firstFinishReason,
@@ -25,8 +25,8 @@ import {
   rebuildIndexed,
   stringifyMessages,
 } from "./messages.js";
-import { isModelCallOperation, otelGenAiAdapter, otelOperation } from "./otel-genai.js";
-import { addPrefixedTags, applyUsage, firstEventOffsetMs } from "./span-facts.js";
+import { extractOtelGenAi, isModelCallOperation, otelOperation } from "./otel-genai.js";
+import { addPrefixedTags, firstEventOffsetMs, type UsageKeys } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
 
 export const OPENLLMETRY = "openllmetry";
@@ -55,23 +55,17 @@ const REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
   ["embeddings", "embeddings"],
 ]);
 
-const INPUT_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens"] as const;
-const OUTPUT_KEYS = [
-  "gen_ai.usage.output_tokens",
-  "gen_ai.usage.completion_tokens",
-  "llm.usage.completion_tokens",
-] as const;
-const CACHE_READ_KEYS = ["gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens"] as const;
-const CACHE_WRITE_KEYS = [
-  "gen_ai.usage.cache_creation_input_tokens",
-  "gen_ai.usage.cache_creation.input_tokens",
-  "gen_ai.usage.cache_write.input_tokens",
-] as const;
-const REASONING_KEYS = [
-  "gen_ai.usage.reasoning_tokens",
-  "gen_ai.usage.reasoning.output_tokens",
-  "llm.usage.reasoning_tokens",
-] as const;
+const USAGE_KEYS: UsageKeys = {
+  input: ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens"],
+  output: ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"],
+  cacheRead: ["gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.cache_read.input_tokens"],
+  cacheWrite: [
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
+  ],
+  reasoning: ["gen_ai.usage.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens", "llm.usage.reasoning_tokens"],
+};
 
 /** Streamed chunk events; the first one marks the first token. */
 const CHUNK_EVENTS: ReadonlySet<string> = new Set([
@@ -108,16 +102,8 @@ function classify(span: DecodedSpan): SpanClassification {
 
 function extract(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = otelGenAiAdapter.extract(span);
+  const facts = extractOtelGenAi(span, USAGE_KEYS);
   facts.operation = operationOf(a);
-
-  applyUsage(facts, {
-    input: firstNum(a, INPUT_KEYS),
-    output: firstNum(a, OUTPUT_KEYS),
-    cacheRead: firstNum(a, CACHE_READ_KEYS),
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
-    reasoning: firstNum(a, REASONING_KEYS),
-  });
 
   if (facts.input === "") facts.input = stringifyMessages(indexedMessages(a, "gen_ai.prompt", "user"));
   if (facts.output === "") {

@@ -18,8 +18,8 @@ import {
   otelMessages,
   stringifyMessages,
 } from "./messages.js";
+import { applyUsage, reportedUsage, type UsageKeys } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification, SpanScore } from "./types.js";
-import { correctUsage } from "./usage.js";
 
 export const OTEL_GENAI = "otel_genai";
 
@@ -27,17 +27,22 @@ const DETECT_KEYS = ["gen_ai.operation.name", "gen_ai.system", "gen_ai.provider.
 const MODEL_KEYS = ["gen_ai.request.model", "gen_ai.response.model"] as const;
 const PROVIDER_KEYS = ["gen_ai.provider.name", "gen_ai.system"] as const;
 
-const INPUT_TOKEN_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"] as const;
-const OUTPUT_TOKEN_KEYS = ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"] as const;
-// The underscore spellings come from instrumentations that predate the dotted names; reading
-// them costs nothing when the dotted key is present.
-const CACHE_READ_KEYS = ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"] as const;
-const CACHE_WRITE_KEYS = [
-  "gen_ai.usage.cache_write.input_tokens",
-  "gen_ai.usage.cache_creation.input_tokens",
-  "gen_ai.usage.cache_creation_input_tokens",
-] as const;
-const REASONING_KEYS = ["gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens"] as const;
+/**
+ * Where the GenAI conventions put each token count, current spelling first. The underscore
+ * spellings come from instrumentations that predate the dotted names; reading them costs
+ * nothing when the dotted key is present.
+ */
+const USAGE_KEYS: UsageKeys = {
+  input: ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
+  output: ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"],
+  cacheRead: ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"],
+  cacheWrite: [
+    "gen_ai.usage.cache_write.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+  ],
+  reasoning: ["gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens"],
+};
 const TTFT_SECONDS_KEYS = ["gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token"] as const;
 const USER_KEYS = ["user.id", "enduser.id"] as const;
 const SESSION_KEYS = ["gen_ai.conversation.id", "session.id"] as const;
@@ -78,7 +83,7 @@ export function otelOperation(attrs: Attributes): string {
     const lower = op.toLowerCase();
     return MODEL_CALL_OPERATIONS.get(lower) ?? lower;
   }
-  if (hasAny(attrs, MODEL_KEYS) || hasAny(attrs, INPUT_TOKEN_KEYS)) return "chat";
+  if (hasAny(attrs, MODEL_KEYS) || hasAny(attrs, USAGE_KEYS.input)) return "chat";
   return "";
 }
 
@@ -91,18 +96,12 @@ function classify(span: DecodedSpan): SpanClassification {
   return { convention: OTEL_GENAI, operation, isModelCall: isModelCallOperation(operation) };
 }
 
-function extract(span: DecodedSpan): CallFacts {
+/**
+ * A span's facts read the GenAI-conventions way. Conventions built on them that spell token
+ * counts their own way pass their keys, so usage is read once.
+ */
+export function extractOtelGenAi(span: DecodedSpan, usageKeys: UsageKeys = USAGE_KEYS): CallFacts {
   const a = span.attributes;
-
-  const inputRaw = firstNum(a, INPUT_TOKEN_KEYS);
-  const outputRaw = firstNum(a, OUTPUT_TOKEN_KEYS);
-  const usage = correctUsage({
-    input: inputRaw ?? 0,
-    output: outputRaw ?? 0,
-    cacheRead: firstNum(a, CACHE_READ_KEYS) ?? 0,
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS) ?? 0,
-    reasoning: firstNum(a, REASONING_KEYS) ?? 0,
-  });
 
   const ttftSeconds = firstNum(a, TTFT_SECONDS_KEYS);
   const ttftMs = ttftSeconds === undefined || ttftSeconds < 0 ? null : secondsToMs(ttftSeconds);
@@ -113,7 +112,7 @@ function extract(span: DecodedSpan): CallFacts {
   const finishReason =
     strArray(a, "gen_ai.response.finish_reasons")?.[0] ?? firstFinishReason(content.outputMessages()) ?? "";
 
-  return {
+  const facts: CallFacts = {
     provider: normalizeProvider(firstStr(a, PROVIDER_KEYS) ?? ""),
     operation: otelOperation(a),
     request_model: str(a, "gen_ai.request.model") ?? "",
@@ -121,11 +120,11 @@ function extract(span: DecodedSpan): CallFacts {
     response_id: str(a, "gen_ai.response.id") ?? "",
     prompt_name: str(a, "gen_ai.prompt.name") ?? "",
     prompt_version: str(a, "gen_ai.prompt.version") ?? "",
-    input_tokens: Math.round(usage.input),
-    output_tokens: Math.round(usage.output),
-    cache_read_tokens: Math.round(usage.cacheRead),
-    cache_write_tokens: Math.round(usage.cacheWrite),
-    reasoning_tokens: Math.round(usage.reasoning),
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    reasoning_tokens: 0,
     ttft_ms: ttftMs,
     streamed: streamed ? 1 : 0,
     status,
@@ -135,12 +134,14 @@ function extract(span: DecodedSpan): CallFacts {
     request_params: requestParams(a),
     input: content.input,
     output: content.output,
-    usageMissing: inputRaw === undefined && outputRaw === undefined,
+    usageMissing: true,
     reportedCostUsd: num(a, "gen_ai.usage.cost") ?? null,
     userId: firstStr(a, USER_KEYS) ?? "",
     sessionId: firstStr(a, SESSION_KEYS) ?? "",
     tags: {},
   };
+  applyUsage(facts, reportedUsage(a, usageKeys));
+  return facts;
 }
 
 /** Seconds to milliseconds, rounded to the microsecond (0.35 s -> 350, not 350.00000000000006). */
@@ -327,6 +328,6 @@ export const otelGenAiAdapter: ConventionAdapter = {
   name: OTEL_GENAI,
   detect: (span) => hasAny(span.attributes, DETECT_KEYS),
   classify,
-  extract,
+  extract: (span) => extractOtelGenAi(span),
   scores: evaluationScores,
 };

@@ -5,7 +5,7 @@
  * may allocate.
  */
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
-import { parseJson, parseJsonLoose, toBool, toNum } from "./attr.js";
+import { firstNum, parseJson, parseJsonLoose, toBool, toNum } from "./attr.js";
 import type { CallFacts } from "./types.js";
 import { correctUsage } from "./usage.js";
 
@@ -214,6 +214,26 @@ export interface ReportedUsage {
   cacheRead: number | undefined;
   cacheWrite: number | undefined;
   reasoning: number | undefined;
+}
+
+/** Where a convention puts each token count: the first key a span carries wins. */
+export interface UsageKeys {
+  input: readonly string[];
+  output: readonly string[];
+  cacheRead: readonly string[];
+  cacheWrite: readonly string[];
+  reasoning: readonly string[];
+}
+
+/** The token counts a span reports under `keys`. */
+export function reportedUsage(a: Attributes, keys: UsageKeys): ReportedUsage {
+  return {
+    input: firstNum(a, keys.input),
+    output: firstNum(a, keys.output),
+    cacheRead: firstNum(a, keys.cacheRead),
+    cacheWrite: firstNum(a, keys.cacheWrite),
+    reasoning: firstNum(a, keys.reasoning),
+  };
 }
 
 /**

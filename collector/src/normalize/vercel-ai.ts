@@ -30,13 +30,13 @@ import {
 } from "./messages.js";
 import {
   callStatus,
+  extractOtelGenAi,
   isModelCallOperation,
   normalizeProvider,
-  otelGenAiAdapter,
   otelOperation,
   secondsToMs,
 } from "./otel-genai.js";
-import { addPrefixedTags, applyUsage, emptyFacts, isRecord } from "./span-facts.js";
+import { addPrefixedTags, applyUsage, emptyFacts, isRecord, reportedUsage, type UsageKeys } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
 
 export const VERCEL_AI = "vercel_ai";
@@ -65,24 +65,21 @@ const NOT_TAGS: ReadonlySet<string> = new Set(["userId", "user_id", "sessionId",
 
 // Legacy usage keys, newest spelling first. v5+ counts cached tokens inside inputTokens and
 // reasoning inside outputTokens, as the OTel convention does.
-const INPUT_KEYS = [
-  "ai.usage.inputTokens",
-  "ai.usage.promptTokens",
-  "gen_ai.usage.input_tokens",
-  "ai.usage.tokens",
-] as const;
-const OUTPUT_KEYS = ["ai.usage.outputTokens", "ai.usage.completionTokens", "gen_ai.usage.output_tokens"] as const;
-const CACHE_READ_KEYS = [
-  "ai.usage.inputTokenDetails.cacheReadTokens",
-  "ai.usage.cachedInputTokens",
-  "gen_ai.usage.cache_read.input_tokens",
-] as const;
-const CACHE_WRITE_KEYS = [
-  "ai.usage.inputTokenDetails.cacheWriteTokens",
-  "gen_ai.usage.cache_creation.input_tokens",
-  "gen_ai.usage.cache_write.input_tokens",
-] as const;
-const REASONING_KEYS = ["ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"] as const;
+const USAGE_KEYS: UsageKeys = {
+  input: ["ai.usage.inputTokens", "ai.usage.promptTokens", "gen_ai.usage.input_tokens", "ai.usage.tokens"],
+  output: ["ai.usage.outputTokens", "ai.usage.completionTokens", "gen_ai.usage.output_tokens"],
+  cacheRead: [
+    "ai.usage.inputTokenDetails.cacheReadTokens",
+    "ai.usage.cachedInputTokens",
+    "gen_ai.usage.cache_read.input_tokens",
+  ],
+  cacheWrite: [
+    "ai.usage.inputTokenDetails.cacheWriteTokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
+  ],
+  reasoning: ["ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"],
+};
 const TTFT_MS_KEYS = ["ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"] as const;
 
 /** AI SDK provider ids whose first segment is not the provider name used elsewhere. */
@@ -130,7 +127,7 @@ function extract(span: DecodedSpan): CallFacts {
 /** Current spans are OTel GenAI spans: the otel_genai facts plus the SDK's own TTFT key. */
 function extractCurrent(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = otelGenAiAdapter.extract(span);
+  const facts = extractOtelGenAi(span);
   const ttftSeconds = num(a, "gen_ai.client.operation.time_to_first_chunk");
   if (facts.ttft_ms === null && ttftSeconds !== undefined && ttftSeconds >= 0) facts.ttft_ms = secondsToMs(ttftSeconds);
   if (facts.ttft_ms !== null) facts.streamed = 1;
@@ -146,13 +143,7 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
   facts.response_model = str(a, "ai.response.model") ?? str(a, "gen_ai.response.model") ?? "";
   facts.response_id = str(a, "ai.response.id") ?? str(a, "gen_ai.response.id") ?? "";
 
-  applyUsage(facts, {
-    input: firstNum(a, INPUT_KEYS),
-    output: firstNum(a, OUTPUT_KEYS),
-    cacheRead: firstNum(a, CACHE_READ_KEYS),
-    cacheWrite: firstNum(a, CACHE_WRITE_KEYS),
-    reasoning: firstNum(a, REASONING_KEYS),
-  });
+  applyUsage(facts, reportedUsage(a, USAGE_KEYS));
 
   let ttft = firstNum(a, TTFT_MS_KEYS);
   if (ttft === undefined) {
