@@ -19,6 +19,18 @@ options:
   -h, --help       show this help
 `;
 
+type Subcommand = (argv: string[], io: { configFile?: string | undefined }) => Promise<number>;
+
+/** Commands that parse their own options; each module is loaded only when its command runs. */
+const SUBCOMMANDS: Readonly<Record<string, () => Promise<Subcommand>>> = {
+  demo: async () => (await import("./demo.js")).runDemo,
+  proxy: async () => (await import("./proxy.js")).runProxy,
+  prices: async () => (await import("./prices.js")).runPrices,
+  reprice: async () => (await import("./reprice.js")).runReprice,
+  spend: async () => (await import("./spend.js")).runSpend,
+  export: async () => (await import("./export.js")).runExport,
+};
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -36,33 +48,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return values.help ? 0 : 1;
   }
+  const sub = Object.hasOwn(SUBCOMMANDS, command) ? SUBCOMMANDS[command] : undefined;
   // Commands with options of their own get everything after their name.
-  const rest = argv.slice(argv.indexOf(command) + 1);
+  if (sub !== undefined) return (await sub())(argv.slice(argv.indexOf(command) + 1), { configFile });
   switch (command) {
-    case "demo": {
-      const { runDemo } = await import("./demo.js");
-      return runDemo(rest, { configFile });
-    }
-    case "proxy": {
-      const { runProxy } = await import("./proxy.js");
-      return runProxy(rest, { configFile });
-    }
-    case "prices": {
-      const { runPrices } = await import("./prices.js");
-      return runPrices(rest, { configFile });
-    }
-    case "reprice": {
-      const { runReprice } = await import("./reprice.js");
-      return runReprice(rest, { configFile });
-    }
-    case "spend": {
-      const { runSpend } = await import("./spend.js");
-      return runSpend(rest, { configFile });
-    }
-    case "export": {
-      const { runExport } = await import("./export.js");
-      return runExport(rest, { configFile });
-    }
     case "start": {
       if (values.help) {
         process.stdout.write(USAGE);
