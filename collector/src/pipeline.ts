@@ -2,6 +2,7 @@ import type { Config } from "./config/schema.js";
 import {
   type BatchProcessor,
   type CallSummary,
+  callContentLine,
   createBatchProcessor,
   type PipelineStages,
   type ProcessedBatch,
@@ -153,14 +154,14 @@ function dropCounted(batch: ProcessedBatch, verdict: CrossBatchVerdict): void {
   let content = "";
   for (const c of verdict.contentFor) {
     const row = JSON.parse(lines[c.index] ?? "{}") as { input?: string; output?: string; redacted?: number };
-    content += `${JSON.stringify({
+    content += callContentLine({
       timestamp: c.timestamp,
       trace_id: c.trace_id,
       span_id: c.span_id,
       input: row.input ?? "",
       output: row.output ?? "",
       redacted: row.redacted ?? 0,
-    })}\n`;
+    });
   }
   let text = "";
   for (let i = 0; i < batch.calls.length; i++) if (!drop.has(i)) text += `${lines[i]}\n`;

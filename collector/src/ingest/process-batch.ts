@@ -165,6 +165,21 @@ const CONTENT_EVENTS = new Set([
 
 const EMPTY: TableChunk = Object.freeze({ text: "", rows: 0 });
 
+/** A row of `call_content`: a call's messages stored apart from its llm_calls row. */
+export interface CallContentRow {
+  timestamp: number;
+  trace_id: string;
+  span_id: string;
+  input: string;
+  output: string;
+  redacted: number;
+}
+
+/** One call_content row as a JSONEachRow line. */
+export function callContentLine(row: CallContentRow): string {
+  return `${JSON.stringify(row)}\n`;
+}
+
 function redactRow(row: LlmCallRow, redact: Redactor): void {
   let hit = false;
   if (row.input) {
@@ -327,14 +342,14 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         const input = stages.redact(stringifyMessages(c.input));
         const output = stages.redact(stringifyMessages(c.output));
         if (input.text === "" && output.text === "") continue;
-        contentText += `${JSON.stringify({
+        contentText += callContentLine({
           timestamp: g.timeUs,
           trace_id: g.traceId,
           span_id: g.spanId,
           input: input.text,
           output: output.text,
           redacted: input.redacted || output.redacted ? 1 : 0,
-        })}\n`;
+        });
         contentRows++;
       }
       return {
