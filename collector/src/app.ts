@@ -142,7 +142,8 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     drift: config.alerts.drift,
     maxSeriesPerRule: config.alerts.maxSeriesPerRule,
   });
-  registerAlertsRoutes(app, { engine: alertEngine, auth: readAuth });
+  // Alerts are read from the engine's memory, not from ClickHouse: nothing to write first.
+  registerAlertsRoutes(app, { engine: alertEngine, auth: apiAuth });
   if (config.alerts.enabled) await alertEngine.start();
 
   let closed = false;
