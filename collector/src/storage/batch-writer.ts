@@ -151,25 +151,24 @@ export class BatchWriter {
       // the batch is inserted or spooled instead (the waiter stays on the batch either way).
       if (waiter) logged.then(waiter.resolve, () => {});
       else logged.catch(() => {});
-      if (p.rows >= this.#o.maxRows) this.#cutAll();
-      else this.#schedule();
-      return;
     }
-    if (p.rows >= this.#o.maxRows) this.#cut(table);
-    else this.#schedule();
+    // With the log, every table's rows leave together: one log segment per cycle.
+    if (p.rows < this.#o.maxRows) this.#schedule();
+    else if (this.#log) this.#cutAll();
+    else this.#cut(table);
   }
 
   /**
-   * Group commit. While a write is in flight rows accumulate, and are cut the moment it ends
-   * if someone waits on them. When idle, rows somebody waits on (an OTLP request's) linger
-   * briefly so concurrent requests share one insert; rows nobody waits on (the in-process
-   * proxy's) linger up to maxDelayMs, so they make few, large inserts and little merge work for
-   * an embedded ClickHouse that shares the proxy's cores.
+   * When the pending rows are cut. With the ingest log nobody waits on an insert: rows are cut
+   * by age (maxDelayMs) or size (maxRows) alone, even while an insert runs, so inserts are
+   * large. Without it, group commit: while a write is in flight rows accumulate and are cut the
+   * moment it ends if someone waits on them; when idle, rows somebody waits on linger briefly
+   * so concurrent requests share one insert, and rows nobody waits on (the in-process proxy's)
+   * linger up to maxDelayMs.
    */
   #schedule(): void {
-    // With the ingest log, batches are cut by age even while an insert runs: nobody waits on them.
     if (this.#busy > 0 && !this.#log) return;
-    const waitedOn = this.#waiting > 0 && (!this.#log || this.#log.current.failed);
+    const waitedOn = this.#waiting > 0 && !this.#log;
     const delay = waitedOn ? Math.min(LINGER_MS, this.#o.maxDelayMs) : this.#o.maxDelayMs;
     const due = performance.now() + delay;
     if (this.#timer) {

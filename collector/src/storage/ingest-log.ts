@@ -43,17 +43,13 @@ export class LogSegment {
   #queue: Buffer[] = [];
   #waiters: Waiter[] = [];
   #writing: Promise<void> | undefined;
+  /** A write failed: later appends fail too (their rows are durable only once inserted). */
   #failed = false;
 
   constructor(dir: string, id: string, fsync: boolean) {
     this.id = id;
     this.path = join(dir, `${id}${SUFFIX}`);
     this.#fsync = fsync;
-  }
-
-  /** True once a write to this segment failed: its rows are then durable only when inserted. */
-  get failed(): boolean {
-    return this.#failed;
   }
 
   /** Appends one table's rows; resolves once they are written to the file (and synced when configured). */
@@ -101,9 +97,7 @@ export class LogSegment {
   /** Closes and deletes the segment: its rows are in ClickHouse or the spool. */
   async remove(): Promise<void> {
     await this.close();
-    await unlink(this.path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-    });
+    await removeFile(this.path);
   }
 }
 
@@ -156,14 +150,18 @@ export class IngestLog {
       out.push({
         id: name.slice(0, -SUFFIX.length),
         batches: parseSegment(data),
-        remove: () =>
-          unlink(path).catch((err: NodeJS.ErrnoException) => {
-            if (err.code !== "ENOENT") throw err;
-          }),
+        remove: () => removeFile(path),
       });
     }
     return out;
   }
+}
+
+/** Deletes a file; one already gone is fine. */
+async function removeFile(path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+  });
 }
 
 /** Records of one segment file, merged per table in order; a torn last record is dropped. */
