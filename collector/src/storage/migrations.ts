@@ -66,9 +66,14 @@ function contentTtl(ctx: SchemaContext): string {
   return ctx.contentRetentionDays > 0 ? ` TTL toDateTime(timestamp) + toIntervalDay(${ctx.contentRetentionDays})` : "";
 }
 
+/** Table TTL clause: rows older than `days` go (none for 0). */
+function tableTtl(days: number): string {
+  return days > 0 ? `\nTTL toDateTime(timestamp) + toIntervalDay(${days})` : "";
+}
+
 /** Table TTL clause for rows. */
 function rowTtl(ctx: SchemaContext): string {
-  return ctx.retentionDays > 0 ? `\nTTL toDateTime(timestamp) + toIntervalDay(${ctx.retentionDays})` : "";
+  return tableTtl(ctx.retentionDays);
 }
 
 // Batches carry an insert_deduplication_token, so a batch replayed from the spool after an
@@ -200,9 +205,7 @@ export const MIGRATIONS: Migration[] = [
   redacted UInt8,
   INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1`,
         // Content follows the content retention, not the facts'.
-        `${engine(ctx, "call_content")}\nPARTITION BY toYYYYMM(timestamp)\nORDER BY (trace_id, span_id)${
-          ctx.contentRetentionDays > 0 ? `\nTTL toDateTime(timestamp) + toIntervalDay(${ctx.contentRetentionDays})` : ""
-        }\nSETTINGS ${DEDUP_SETTINGS}`,
+        `${engine(ctx, "call_content")}\nPARTITION BY toYYYYMM(timestamp)\nORDER BY (trace_id, span_id)${tableTtl(ctx.contentRetentionDays)}\nSETTINGS ${DEDUP_SETTINGS}`,
         "cityHash64(trace_id)",
       ),
   },
