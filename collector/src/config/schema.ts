@@ -70,10 +70,7 @@ export const ingestSchema = z
      */
     ackAfter: z.enum(["log", "insert"]).default("log"),
     /** fdatasync the ingest log before answering (survives power loss, costs a disk flush per write). */
-    logFsync: z
-      .union([z.boolean(), z.enum(["true", "false", "1", "0"])])
-      .transform((v) => v === true || v === "true" || v === "1")
-      .default(false),
+    logFsync: z.union([z.boolean(), z.stringbool()]).default(false),
     /** Spool size beyond which ingest answers 503. */
     maxSpoolBytes: positiveInt.default(2 * 1024 * 1024 * 1024),
   })
