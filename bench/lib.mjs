@@ -80,13 +80,18 @@ export function fmt(n, digits = 0) {
 /** CPU seconds (user + system, all threads) a process has used so far. */
 export function cpuSeconds(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15 of /proc/pid/stat, in clock ticks (100 per second here).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return statCpuSeconds(`/proc/${pid}/stat`);
   } catch {
     return Number.NaN;
   }
+}
+
+/** User + system CPU seconds from a /proc stat file (a process's or one of its threads'). */
+function statCpuSeconds(path) {
+  const stat = readFileSync(path, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of /proc/pid/stat, in clock ticks (100 per second here).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
@@ -105,10 +110,8 @@ export function threadCpuSeconds(pid) {
   for (const tid of tasks) {
     try {
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const name = tid === String(pid) ? "main (JS)" : comm;
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+      out[name] = (out[name] ?? 0) + statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
     } catch {
       // the thread ended between the listing and the read
     }
