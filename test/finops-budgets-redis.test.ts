@@ -182,10 +182,14 @@ import { budgetsSchema } from ${JSON.stringify(new URL("config.js", dist).href)}
 const config = budgetsSchema.parse({ definitions: [{ name: ${JSON.stringify(name)}, scope: { team: "search" }, window: "monthly", limitUsd: 3, enforcement: "hard" }] });
 const enforcer = new BudgetEnforcer({ config, store: await RedisBudgetStore.connect({ url: process.argv[1] }) });
 const subject = { team: "search", project: "", user: "", virtualKeyId: "", provider: "openai", model: "m", tags: {} };
-// Both processes start together, connected, so neither spends the budget alone.
-await new Promise((r) => setTimeout(r, Math.max(0, Number(process.argv[2]) - Date.now())));
+// Connected: tell the parent, then wait for its "go", which both processes receive together.
+process.stdout.write("ready\\n");
+await new Promise((r) => process.stdin.once("data", r));
 let allowed = 0, spent = 0;
+// Reservations are spread over about 600 ms, so the two processes interleave even when one of
+// them is scheduled tens of milliseconds late.
 await Promise.all(Array.from({ length: 150 }, async (_, i) => {
+  await new Promise((r) => setTimeout(r, i * 4));
   const d = await enforcer.reserve(subject, 0.05);
   if (!d.ok) return;
   allowed++;
@@ -196,28 +200,37 @@ await Promise.all(Array.from({ length: 150 }, async (_, i) => {
 }));
 process.stdout.write(JSON.stringify({ allowed, spent }));
 await enforcer.close();
+process.stdin.destroy();
 `;
-      // A generous common start: on a loaded machine one child's start-up can take seconds, and
-      // the other must not spend the budget alone before it connects.
-      const startAt = String(Date.now() + 8000);
-      const run = () =>
-        new Promise<{ allowed: number; spent: number }>((resolve, reject) => {
-          const child = spawn(process.execPath, ["--input-type=module", "-e", script, url, startAt], {
-            stdio: ["ignore", "pipe", "pipe"],
-          });
-          let out = "";
-          let err = "";
-          child.stdout.on("data", (d) => {
-            out += d;
-          });
-          child.stderr.on("data", (d) => {
-            err += d;
-          });
+      const children = [0, 1].map(() => {
+        const child = spawn(process.execPath, ["--input-type=module", "-e", script, url], {
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        let onReady: () => void = () => {};
+        const ready = new Promise<void>((r) => {
+          onReady = r;
+        });
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (out.startsWith("ready\n")) onReady();
+        });
+        child.stderr.on("data", (d) => {
+          err += d;
+        });
+        // A child that dies before it is ready releases the barrier; its result then rejects.
+        child.on("exit", () => onReady());
+        const result = new Promise<{ allowed: number; spent: number }>((resolve, reject) => {
           child.on("exit", (code) =>
-            code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child ${code}: ${err}`)),
+            code === 0 ? resolve(JSON.parse(out.slice("ready\n".length))) : reject(new Error(`child ${code}: ${err}`)),
           );
         });
-      const [p1, p2] = await Promise.all([run(), run()]);
+        return { child, ready, result };
+      });
+      await Promise.all(children.map((c) => c.ready));
+      for (const c of children) c.child.stdin.write("go\n");
+      const [p1, p2] = await Promise.all(children.map((c) => c.result));
       const spent = (p1?.spent ?? 0) + (p2?.spent ?? 0);
       expect((p1?.allowed ?? 0) > 0 && (p2?.allowed ?? 0) > 0).toBe(true);
       expect((p1?.allowed ?? 0) + (p2?.allowed ?? 0)).toBeLessThan(300);
