@@ -20,6 +20,9 @@
 //   npm run bench:sdk            (builds first)
 //   SDK_BENCH_CALLS=50000 SDK_BENCH_STREAMS=4000 node bench/sdk.mjs
 //   SDK_BENCH_ASYNC_CONTEXT=1 node bench/sdk.mjs
+//
+// Where the added time goes: SDK_BENCH_SAMPLE_RATE=0 keeps the wrapping but samples every span
+// out (nothing is recorded or serialized), SDK_BENCH_CAPTURE=0 records spans without content.
 import OpenAI from "openai";
 import { VERSION as OPENAI_VERSION } from "openai/version";
 import { init, observeOpenAI, withAttributes } from "../sdk/dist/index.js";
@@ -97,7 +100,15 @@ const noopExporter = {
   shutdown: () => Promise.resolve(),
   forceFlush: () => Promise.resolve(),
 };
-const handle = init({ serviceName: "sdk-bench", team: "bench", exporter: noopExporter });
+const SAMPLE_RATE = Number(process.env.SDK_BENCH_SAMPLE_RATE ?? 1);
+const CAPTURE = process.env.SDK_BENCH_CAPTURE !== "0";
+const handle = init({
+  serviceName: "sdk-bench",
+  team: "bench",
+  exporter: noopExporter,
+  sampleRate: SAMPLE_RATE,
+  captureContent: CAPTURE,
+});
 const ASYNC_CONTEXT = process.env.SDK_BENCH_ASYNC_CONTEXT === "1";
 // Entering any context switches async context tracking on for the rest of the process.
 if (ASYNC_CONTEXT) await withAttributes({ feature: "bench" }, async () => undefined);
@@ -200,7 +211,7 @@ const effectMedian = percentile(effect, 50);
 const withinNoise = effectMedian >= noise[0] && effectMedian <= noise[noise.length - 1];
 
 console.log(
-  `node ${process.version}, openai ${OPENAI_VERSION}, in-memory fetch, content capture on, async context tracking ${ASYNC_CONTEXT ? "on (SDK_BENCH_ASYNC_CONTEXT=1)" : "off (the SDK alone never turns it on)"}`,
+  `node ${process.version}, openai ${OPENAI_VERSION}, in-memory fetch, sample rate ${SAMPLE_RATE}, content capture ${CAPTURE ? "on" : "off"}, async context tracking ${ASYNC_CONTEXT ? "on (SDK_BENCH_ASYNC_CONTEXT=1)" : "off (the SDK alone never turns it on)"}`,
 );
 console.log(`non-streaming chat.completions.create, ${fmt(CALLS)} calls per client:`);
 console.log(`  plain      median ${fmt(p(calls.plain, 50), 1)} µs   p99 ${fmt(p(calls.plain, 99), 1)} µs`);
