@@ -1,9 +1,10 @@
 // Proxy overhead benchmark. Three processes: the fake provider (child), tokenmeter's proxy with
 // telemetry on (child: collector + proxy in one process, in-process pipeline, embedded ClickHouse
 // in a temp dir, as `tokenmeter start` runs them), and the load generator (this process, undici).
-// The same load goes direct to the fake, through a bare Node.js relay (the floor: what any Node
-// proxy adds on this machine) and through the proxy, in alternating rounds of one run, so
-// machine noise hits all alike. Prints:
+// The same load goes direct to the fake, through two floors (a raw TCP pipe: what the extra
+// process hop alone costs on this machine; a bare node:http + undici relay: the least any Node
+// HTTP proxy adds) and through the proxy, in alternating rounds of one run, so machine noise
+// hits all alike. Prints:
 //   - added latency p50/p99 at a fixed 500 req/s, non-streamed and streamed (time to first byte);
 //   - maximum throughput through the proxy vs direct (closed loop);
 //   - the proxy's RSS over a soak at 500 req/s (BENCH_SOAK_SECONDS, default 300).
@@ -127,6 +128,29 @@ async function runFloor(port, fakeUrl) {
     });
   });
   server.keepAliveTimeout = 60_000;
+  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  process.on("SIGTERM", () => process.exit(0));
+}
+
+/**
+ * The lower floor: a raw TCP pipe. Each client connection gets its own connection to the fake
+ * and bytes are copied both ways untouched: no HTTP parsing at all, only the extra process hop
+ * (two more socket reads and writes per exchange, one more process to schedule). Nothing that
+ * relays HTTP from another process, in any language, adds less than this hop.
+ */
+async function runPipe(port, fakeUrl) {
+  const net = await import("node:net");
+  const target = new URL(fakeUrl);
+  const server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true });
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+  });
   await new Promise((r) => server.listen(port, "127.0.0.1", r));
   process.on("SIGTERM", () => process.exit(0));
 }
@@ -291,7 +315,8 @@ async function main() {
   const ROUND = 5;
 
   const dir = mkdtempSync(join(tmpdir(), "tokenmeter-bench-proxy-"));
-  const [fakePort, proxyPort, collectorPort, floorPort] = [
+  const [fakePort, proxyPort, collectorPort, floorPort, pipePort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -310,14 +335,22 @@ async function main() {
 
   const floorUrl = `http://127.0.0.1:${floorPort}`;
   const floor = await startChild(["floor", String(floorPort), fakeUrl], up(`${floorUrl}/v1/models`));
+  const pipeUrl = `http://127.0.0.1:${pipePort}`;
+  const pipe = await startChild(["pipe", String(pipePort), fakeUrl], up(`${pipeUrl}/v1/models`));
 
   const pools = {
     direct: new Pool(fakeUrl, { connections: 256, keepAliveTimeout: 60_000 }),
+    pipe: new Pool(pipeUrl, { connections: 256, keepAliveTimeout: 60_000 }),
     floor: new Pool(floorUrl, { connections: 256, keepAliveTimeout: 60_000 }),
     proxy: new Pool(proxyUrl, { connections: 256, keepAliveTimeout: 60_000 }),
   };
-  const paths = { direct: "/v1/chat/completions", floor: "/v1/chat/completions", proxy: "/openai/v1/chat/completions" };
-  const PATHS = ["direct", "floor", "proxy"];
+  const paths = {
+    direct: "/v1/chat/completions",
+    pipe: "/v1/chat/completions",
+    floor: "/v1/chat/completions",
+    proxy: "/openai/v1/chat/completions",
+  };
+  const PATHS = ["direct", "pipe", "floor", "proxy"];
 
   console.log(
     `proxy benchmark: node ${process.version}, ${cpus().length} cores, load avg ${loadavg()
@@ -351,15 +384,18 @@ async function main() {
   }
 
   console.log(`\nfixed rate ${RATE} req/s, ${SECONDS} s per path (alternating ${ROUND} s rounds), latency in ms`);
-  console.log("  (floor: a bare node:http + undici relay, the least any Node.js proxy adds here)");
+  console.log("  (pipe: a raw TCP relay, the cost of the extra process hop alone)");
+  console.log("  (floor: a bare node:http + undici relay, the least any Node.js HTTP proxy adds here)");
   console.log(
-    "                            direct p50/p90/p99       floor p50/p90/p99        proxy p50/p90/p99        floor added p50/p99   proxy added p50/p99",
+    "                            direct p50/p90/p99       pipe p50/p90/p99         floor p50/p90/p99        proxy p50/p90/p99        pipe added p50/p99    floor added p50/p99   proxy added p50/p99",
   );
   const triple = (x) => `${f3(x.p50)} / ${f3(x.p90)} / ${f3(x.p99)}`.padEnd(25);
   const added = (x, d) => `${f3(x.p50 - d.p50)} / ${f3(x.p99 - d.p99)}`.padEnd(22);
   const row = (label, key, pick) => {
-    const [d, f, p] = PATHS.map((path) => results[key][path][pick]);
-    console.log(`${label.padEnd(28)}${triple(d)}${triple(f)}${triple(p)}${added(f, d)}${added(p, d)}`);
+    const [d, t, f, p] = PATHS.map((path) => results[key][path][pick]);
+    console.log(
+      `${label.padEnd(28)}${triple(d)}${triple(t)}${triple(f)}${triple(p)}${added(t, d)}${added(f, d)}${added(p, d)}`,
+    );
   };
   row("non-streamed (full reply)", "plain", "lat");
   row("streamed, time to 1st byte", "stream", "ttfb");
@@ -369,21 +405,27 @@ async function main() {
   if (errs > 0) console.log(`  errors: ${errs}`);
 
   console.log(`\nmax throughput, closed loop, ${CONCURRENCY} in flight, ${THROUGHPUT_SECONDS} s each`);
+  // CPU per request of each relay process while it alone was loaded.
+  const relayed = async (child, path, mode) => {
+    const c0 = cpuSeconds(child.pid);
+    const r = await closedLoop(pools[path], paths[path], BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
+    r.cpuUs = ((cpuSeconds(child.pid) - c0) / Math.max(1, r.rps * THROUGHPUT_SECONDS)) * 1e6;
+    return r;
+  };
   for (const mode of ["plain", "stream"]) {
     const proxyCpu0 = cpuSeconds(proxy.pid);
     const d = await closedLoop(pools.direct, paths.direct, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
-    const proxyCpu1 = cpuSeconds(proxy.pid);
-    const f = await closedLoop(pools.floor, paths.floor, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
-    const proxyCpu1b = cpuSeconds(proxy.pid);
-    const p = await closedLoop(pools.proxy, paths.proxy, BODIES[mode], CONCURRENCY, THROUGHPUT_SECONDS);
-    const proxyCpu2 = cpuSeconds(proxy.pid);
-    // The proxy's own CPU while it served, minus what its process burns idle (background merges).
-    const cpuPerReq = ((proxyCpu2 - proxyCpu1b - (proxyCpu1 - proxyCpu0)) / (p.rps * THROUGHPUT_SECONDS)) * 1e6;
-    const rps = (x) => `${x.rps.toFixed(0).padStart(6)} req/s`;
+    // What the proxy's process burns with no requests (background merges), taken off its figure below.
+    const idleCpu = cpuSeconds(proxy.pid) - proxyCpu0;
+    const t = await relayed(pipe, "pipe", mode);
+    const f = await relayed(floor, "floor", mode);
+    const p = await relayed(proxy, "proxy", mode);
+    p.cpuUs -= (idleCpu / Math.max(1, p.rps * THROUGHPUT_SECONDS)) * 1e6;
+    const rps = (x) =>
+      `${x.rps.toFixed(0).padStart(6)} req/s (ratio ${(x.rps / d.rps).toFixed(2)}, CPU ${x.cpuUs.toFixed(0)} µs/req)`;
+    const errors = d.errors + t.errors + f.errors + p.errors;
     console.log(
-      `  ${mode === "plain" ? "non-streamed" : "streamed    "}  direct ${rps(d)}   floor ${rps(f)} (ratio ${(f.rps / d.rps).toFixed(2)})   proxy ${rps(p)} (ratio ${(p.rps / d.rps).toFixed(2)})   proxy CPU ${cpuPerReq.toFixed(0)} µs/req${
-        d.errors + f.errors + p.errors ? `   errors ${d.errors + f.errors + p.errors}` : ""
-      }`,
+      `  ${mode === "plain" ? "non-streamed" : "streamed    "}  direct ${d.rps.toFixed(0).padStart(6)} req/s   pipe ${rps(t)}   floor ${rps(f)}   proxy ${rps(p)}${errors ? `   errors ${errors}` : ""}`,
     );
   }
 
@@ -439,6 +481,7 @@ async function main() {
 
   for (const pool of Object.values(pools)) await pool.close();
   await stopChild(floor);
+  await stopChild(pipe);
   await stopChild(proxy);
   await stopChild(fake);
   rmSync(dir, { recursive: true, force: true });
@@ -448,4 +491,5 @@ const [role, ...args] = process.argv.slice(2);
 if (role === "fake") await runFake(Number(args[0]));
 else if (role === "proxy") await runProxy(Number(args[0]), Number(args[1]), args[2], args[3]);
 else if (role === "floor") await runFloor(Number(args[0]), args[1]);
+else if (role === "pipe") await runPipe(Number(args[0]), args[1]);
 else await main();
