@@ -5,16 +5,26 @@
 // same run: the same rows inserted straight into embedded ClickHouse (no HTTP, decode,
 // normalization or pricing), so the ratio shows what the pipeline costs.
 //
+// Then the two floors the end-to-end figure stands on, each measured alone: the CPU part of
+// ingest (decode, normalize, price, redact, evaluate, serialize) on one warm thread, and the
+// storage part (the pipeline's own rows for the same spans, inserted into the real schema with
+// the batch writer's settings; all ClickHouse threads counted). Their sum is the CPU a span
+// needs with HTTP, the ingest log and the thread hand-off for free, so 2 cores / that sum is
+// the most this design can reach on the machine.
+//
 //   npm run bench:ingest            (BENCH_SECONDS=20 BENCH_CONCURRENCY=8 BENCH_BATCH=500)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { Pool } from "undici";
 import { cpuSeconds, fmt, freePort, peakRssMiB, percentile, startChild, stopChild, threadCpuSeconds } from "./lib.mjs";
 
+const SELF = fileURLToPath(import.meta.url);
+const DIST = new URL("../collector/dist/", import.meta.url);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
@@ -144,6 +154,105 @@ async function baseline(rows) {
   return JSON.parse(out);
 }
 
+/** The production batch processor, configured as `tokenmeter start` configures it by default. */
+async function defaultProcessor(env = {}) {
+  const { loadConfig } = await import(new URL("config/load-config.js", DIST).href);
+  const { createBatchProcessor } = await import(new URL("ingest/process-batch.js", DIST).href);
+  const { createDefaultStages } = await import(new URL("default-stages.js", DIST).href);
+  const config = loadConfig({ env });
+  return { config, processor: createBatchProcessor(config, createDefaultStages(config)) };
+}
+
+/** Floor 1: the CPU part of ingest for one request body, on this thread, warm. µs per span. */
+async function processingFloor(template) {
+  const { processor } = await defaultProcessor();
+  const bodies = Array.from({ length: 20 }, (_, i) => bodyFor(template, i + 1));
+  const run = (n) => {
+    for (let i = 0; i < n; i++) processor.traces(bodies[i % bodies.length], "application/x-protobuf", undefined);
+  };
+  run(100);
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 3; round++) {
+    const t0 = process.cpuUsage();
+    run(200);
+    const used = process.cpuUsage(t0);
+    best = Math.min(best, (used.user + used.system) / (200 * BATCH));
+  }
+  return best;
+}
+
+/**
+ * Floor 2 (run as a child process, it owns a fresh embedded ClickHouse): the pipeline's own rows
+ * for `total` spans, cut in batches as the batch writer cuts them (batchMaxRows per table, one
+ * table after the other), inserted with the writer's settings into the schema the collector
+ * migrates. Prints the CPU per span of every ClickHouse thread plus this thread's calls into the
+ * engine (less what it spent making each batch's trace ids unique).
+ */
+async function runStorageFloor(dir, total) {
+  const { openStorage } = await import(new URL("storage/client.js", DIST).href);
+  const { migrate, MIGRATIONS } = await import(new URL("storage/migrations.js", DIST).href);
+  const { FINOPS_MIGRATIONS } = await import(new URL("finops/schema.js", DIST).href);
+  const { config, processor } = await defaultProcessor({ TOKENMETER_DATA_DIR: dir });
+  const storage = await openStorage(config);
+  await migrate(storage.client, { database: storage.database, contentRetentionDays: 0, retentionDays: 0 }, [
+    ...MIGRATIONS,
+    ...FINOPS_MIGRATIONS,
+  ]);
+  // One writer cycle of rows; every cycle reuses it with the trace ids' first hex digits changed.
+  const template = buildTemplate();
+  const perCycle = Math.max(1, Math.floor(config.ingest.batchMaxRows / BATCH));
+  const tables = { spans: "", llm_calls: "", scores: "" };
+  for (let i = 1; i <= perCycle; i++) {
+    const out = processor.traces(bodyFor(template, i), "application/x-protobuf", undefined);
+    for (const t of Object.keys(tables)) tables[t] += out[t].text;
+  }
+  const cycles = Math.max(1, Math.ceil(total / (perCycle * BATCH)));
+  const mainCpu = () => threadCpuSeconds(process.pid)["main (JS)"] ?? 0;
+  // ClickHouse's own threads and this thread's calls into it; not V8's helper threads, whose work
+  // here is collecting this loop's per-batch strings.
+  const storageCpu = () => {
+    let sum = 0;
+    for (const [name, secs] of Object.entries(threadCpuSeconds(process.pid))) if (name !== "node") sum += secs;
+    return sum;
+  };
+  const cpu0 = storageCpu();
+  let excluded = 0;
+  for (let c = 1; c <= cycles; c++) {
+    const m0 = mainCpu();
+    const prefix = `"trace_id":"${c.toString(16).padStart(6, "0")}`;
+    const texts = Object.entries(tables).map(([t, text]) => [t, text.replaceAll('"trace_id":"000000', prefix)]);
+    excluded += mainCpu() - m0;
+    for (const [table, text] of texts) {
+      if (text === "") continue;
+      await storage.client.command({
+        query: `INSERT INTO ${storage.database}.${table} FORMAT JSONEachRow\n${text}`,
+        clickhouse_settings: {
+          insert_deduplication_token: `floor-${c}-${table}`,
+          insert_deduplicate: 1,
+          input_format_parallel_parsing: 0,
+        },
+      });
+    }
+  }
+  const spans = cycles * perCycle * BATCH;
+  const used = storageCpu() - cpu0 - excluded;
+  process.stdout.write(JSON.stringify({ spans, cpuUsPerSpan: (used * 1e6) / spans }));
+  await storage.close();
+}
+
+async function storageFloor(total) {
+  const dir = mkdtempSync(join(tmpdir(), "tm-bench-floor-"));
+  try {
+    const { execFileSync } = await import("node:child_process");
+    const out = execFileSync(process.execPath, [SELF, "storage-floor", join(dir, "data"), String(total)], {
+      encoding: "utf8",
+    });
+    return JSON.parse(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "tm-bench-ingest-"));
   const port = await freePort();
@@ -225,6 +334,10 @@ async function main() {
   const spansPerSec = Number(n) / e2eSecs;
   console.log(`baseline: raw ClickHouse insert of the same row count (no HTTP/decode/normalize/price)...`);
   const { rowsPerSec: base_, cpuUsPerRow: baseCpu } = await baseline(Number(n) || acked);
+  console.log("floors: the CPU part on one warm thread, then the storage part alone...");
+  const processingUs = await processingFloor(template);
+  const storage = await storageFloor(Math.min(Number(n) || acked, 200_000));
+  const designCap = 2e6 / (processingUs + storage.cpuUsPerSpan);
   const result = {
     spans_acked: acked,
     rows_stored: Number(n),
@@ -249,6 +362,10 @@ async function main() {
     ),
     baseline_raw_insert_rows_per_sec: base_,
     baseline_raw_insert_cpu_us_per_row: baseCpu,
+    floor_processing_cpu_us_per_span: processingUs,
+    floor_storage_cpu_us_per_span: storage.cpuUsPerSpan,
+    floor_storage_spans: storage.spans,
+    design_cap_spans_per_sec_2_cores: designCap,
   };
   console.log(JSON.stringify(result, null, 2));
   console.log(
@@ -260,10 +377,14 @@ async function main() {
       `server peak RSS      : ${fmt(peak)} MiB`,
       `server CPU per span  : ${fmt(result.server_cpu_us_per_span, 1)} µs (all threads, ClickHouse included) -> ${fmt(2e6 / result.server_cpu_us_per_span)} spans/s if it had both cores to itself`,
       `loss                 : ${result.lost} lost, ${result.duplicates} duplicated of ${fmt(acked)} acknowledged`,
+      `floors, each alone   : processing ${fmt(processingUs, 1)} µs/span (one warm thread) + storage ${fmt(storage.cpuUsPerSpan, 1)} µs/span (the pipeline's rows into the real schema, all ClickHouse threads)`,
+      `design cap           : ${fmt(designCap)} spans/s on 2 cores if HTTP, the ingest log and the thread hand-off cost nothing (end to end reached ${fmt(spansPerSec / designCap, 2)}x of it)`,
     ].join("\n"),
   );
   rmSync(dir, { recursive: true, force: true });
   if (result.lost !== 0 || result.duplicates !== 0) process.exitCode = 1;
 }
 
-await main();
+const [role, ...args] = process.argv.slice(2);
+if (role === "storage-floor") await runStorageFloor(args[0], Number(args[1]));
+else await main();
