@@ -47,7 +47,10 @@ async function runProxy(proxyPort, collectorPort, fakeUrl, dir) {
     overrides: {
       server: { host: "127.0.0.1", proxyPort, collectorPort, logLevel: "warn" },
       storage: { dataDir: join(dir, "data") },
-      ingest: { spoolDir: join(dir, "spool") },
+      ingest: {
+        spoolDir: join(dir, "spool"),
+        ...(process.env.BENCH_BACKGROUND_NICE ? { backgroundNice: Number(process.env.BENCH_BACKGROUND_NICE) } : {}),
+      },
       proxy: { openaiBaseUrl: `${fakeUrl}/v1`, anthropicBaseUrl: `${fakeUrl}/v1` },
     },
   });

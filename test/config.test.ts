@@ -13,8 +13,11 @@ describe("configuration", () => {
         CLICKHOUSE_URL: "http://clickhouse:8123",
         CLICKHOUSE_DATABASE: "tm_prod",
         REDIS_URL: "redis://127.0.0.1:6379",
+        TOKENMETER_BACKGROUND_NICE: "5",
       },
     });
+    expect(c.ingest.backgroundNice).toBe(5);
+    expect(loadConfig({ env: {} }).ingest.backgroundNice).toBe(10);
     expect(c.server).toMatchObject({ host: "0.0.0.0", collectorPort: 14318, proxyPort: 18787 });
     expect(c.proxy).toMatchObject({
       openaiBaseUrl: "http://127.0.0.1:9999/v1",

@@ -20,6 +20,7 @@ import { IngestWorkerPool, workerCount } from "./ingest/worker-pool.js";
 import type { Logger } from "./logger.js";
 import { type CollectorMetrics, createCollectorMetrics } from "./metrics/collector-metrics.js";
 import { IngestPipeline, type PipelineStages } from "./pipeline.js";
+import { deprioritizeEngineThreads } from "./runtime/thread-priority.js";
 import { BatchWriter } from "./storage/batch-writer.js";
 import type { StorageClient } from "./storage/client.js";
 import { IngestLog } from "./storage/ingest-log.js";
@@ -91,6 +92,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   const nWorkers = deps.stages ? 0 : workerCount(config.ingest.workers);
   const workers = nWorkers > 0 ? new IngestWorkerPool(nWorkers, config, logger) : undefined;
   const pipeline = new IngestPipeline({ config, writer, metrics, logger, stages, workers });
+  // The embedded engine's inserts and merges are background work too (a server is its own process).
+  const stopDeprioritizing =
+    storage.backend === "embedded" ? deprioritizeEngineThreads(config.ingest.backgroundNice) : () => {};
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -162,6 +166,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
       await alertEngine.close();
       await finops.close();
       await workers?.close();
+      stopDeprioritizing();
       await writer.close();
       await storage.close();
     },

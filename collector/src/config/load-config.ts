@@ -28,6 +28,7 @@ const ENV_FIELDS: ReadonlyArray<readonly [string, readonly [string, string]]> = 
   ["TOKENMETER_INGEST_ACK_AFTER", ["ingest", "ackAfter"]],
   ["TOKENMETER_INGEST_LOG_FSYNC", ["ingest", "logFsync"]],
   ["TOKENMETER_INGEST_WORKERS", ["ingest", "workers"]],
+  ["TOKENMETER_BACKGROUND_NICE", ["ingest", "backgroundNice"]],
   ["REDIS_URL", ["budgets", "redisUrl"]],
   ["TOKENMETER_OPENAI_BASE_URL", ["proxy", "openaiBaseUrl"]],
   ["TOKENMETER_ANTHROPIC_BASE_URL", ["proxy", "anthropicBaseUrl"]],

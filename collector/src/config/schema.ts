@@ -52,6 +52,12 @@ export const ingestSchema = z
     /** Worker threads that decode and normalize OTLP bodies; default one per core beyond the first (0 = inline). */
     workers: z.coerce.number().int().min(0).max(32).optional(),
     /**
+     * Nice value (0-19) for background threads on Linux: the ingest workers and the embedded
+     * ClickHouse's own threads, so telemetry bursts never hold a proxied call waiting for a
+     * core. 0 leaves every thread at the process's priority.
+     */
+    backgroundNice: z.coerce.number().int().min(0).max(19).default(10),
+    /**
      * Model calls remembered to de-duplicate across export batches (a wrapper span arriving a
      * request after the span it wraps, a retried export); 0 turns it off.
      */
