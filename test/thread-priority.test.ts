@@ -42,6 +42,16 @@ function startThread(body: string): { worker: Worker; first: Promise<Reply> } {
 }
 
 const workers: Worker[] = [];
+
+/** A thread standing in for a storage-engine thread: any thread not named like Node's own. Resolves to its kernel id. */
+async function startEngineThread(): Promise<number> {
+  const { worker, first } = startThread(`
+    require("node:fs").writeFileSync("/proc/thread-self/comm", "EngineTest");
+    post({ tid });`);
+  workers.push(worker);
+  return (await first).tid;
+}
+
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.terminate()));
 });
@@ -63,12 +73,7 @@ describe.skipIf(process.platform !== "linux")("background thread priority", () =
 
   it("engine-threads-are-lowered-and-node-threads-keep-their-priority", async () => {
     const base = niceOf(process.pid);
-    // Stands in for a storage-engine thread: any thread not named like Node's own.
-    const { worker, first } = startThread(`
-      require("node:fs").writeFileSync("/proc/thread-self/comm", "EngineTest");
-      post({ tid });`);
-    workers.push(worker);
-    const { tid } = await first;
+    const tid = await startEngineThread();
     const nodeThreads = readdirSync("/proc/self/task").filter((t) => commOf(t) === "node");
     const before = new Map(nodeThreads.map((t) => [t, niceOf(Number(t))]));
 
@@ -88,11 +93,7 @@ describe.skipIf(process.platform !== "linux")("background thread priority", () =
 
   it("background-nice-0-leaves-engine-threads-alone", async () => {
     const base = niceOf(process.pid);
-    const { worker, first } = startThread(`
-      require("node:fs").writeFileSync("/proc/thread-self/comm", "EngineTest");
-      post({ tid });`);
-    workers.push(worker);
-    const { tid } = await first;
+    const tid = await startEngineThread();
     const stop = deprioritizeEngineThreads(0, 20);
     await new Promise((r) => setTimeout(r, 150));
     stop();
