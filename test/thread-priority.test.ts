@@ -3,9 +3,6 @@ import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { deprioritizeEngineThreads } from "../collector/src/runtime/thread-priority.js";
 
-// The ingest worker imports the build output, as it runs in production.
-const DIST_MODULE = new URL("../collector/dist/runtime/thread-priority.js", import.meta.url).href;
-
 /** A thread's nice value, from its /proc stat line (field 19). */
 function niceOf(tid: number): number {
   const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
@@ -21,35 +18,23 @@ function commOf(tid: string): string {
   }
 }
 
-/** Starts a thread that runs `body` (CommonJS, `post` sends to the parent) and stays alive until terminated. */
-interface Reply {
-  tid: number;
-  ok?: boolean;
-  error?: string;
-}
+const workers: Worker[] = [];
 
-function startThread(body: string): { worker: Worker; first: Promise<Reply> } {
+/**
+ * A thread standing in for a storage-engine thread: any thread not named like Node's own. It
+ * renames itself, reports its kernel id and stays alive until terminated.
+ */
+async function startEngineThread(): Promise<number> {
   const worker = new Worker(
     `const { parentPort } = require("node:worker_threads");
-     const post = (m) => parentPort.postMessage(m);
-     const tid = Number(/\\/task\\/(\\d+)$/.exec(require("node:fs").readlinkSync("/proc/thread-self"))[1]);
-     (async () => { ${body} })().catch((e) => post({ error: String(e) }));
+     const fs = require("node:fs");
+     fs.writeFileSync("/proc/thread-self/comm", "EngineTest");
+     parentPort.postMessage(Number(/\\/task\\/(\\d+)$/.exec(fs.readlinkSync("/proc/thread-self"))[1]));
      setInterval(() => {}, 1000);`,
     { eval: true },
   );
-  const first = new Promise<Reply>((resolve) => worker.once("message", resolve));
-  return { worker, first };
-}
-
-const workers: Worker[] = [];
-
-/** A thread standing in for a storage-engine thread: any thread not named like Node's own. Resolves to its kernel id. */
-async function startEngineThread(): Promise<number> {
-  const { worker, first } = startThread(`
-    require("node:fs").writeFileSync("/proc/thread-self/comm", "EngineTest");
-    post({ tid });`);
   workers.push(worker);
-  return (await first).tid;
+  return new Promise<number>((resolve) => worker.once("message", resolve));
 }
 
 afterEach(async () => {
@@ -57,20 +42,6 @@ afterEach(async () => {
 });
 
 describe.skipIf(process.platform !== "linux")("background thread priority", () => {
-  it("an-ingest-worker-lowers-its-own-thread-and-not-the-process", async () => {
-    const base = niceOf(process.pid);
-    const { worker, first } = startThread(`
-      const { lowerOwnPriority } = await import(${JSON.stringify(DIST_MODULE)});
-      post({ tid, ok: lowerOwnPriority(${base + 5}) });`);
-    workers.push(worker);
-    const reply = await first;
-    expect(reply.error).toBeUndefined();
-    expect(reply.ok).toBe(true);
-    expect(niceOf(reply.tid)).toBe(base + 5);
-    // The thread that serves requests keeps its priority.
-    expect(niceOf(process.pid)).toBe(base);
-  });
-
   it("engine-threads-are-lowered-and-node-threads-keep-their-priority", async () => {
     const base = niceOf(process.pid);
     const tid = await startEngineThread();

@@ -52,9 +52,9 @@ export const ingestSchema = z
     /** Worker threads that decode and normalize OTLP bodies; default one per core beyond the first (0 = inline). */
     workers: z.coerce.number().int().min(0).max(32).optional(),
     /**
-     * Nice value (0-19) for background threads on Linux: the ingest workers and the embedded
-     * ClickHouse's own threads, so telemetry bursts never hold a proxied call waiting for a
-     * core. 0 leaves every thread at the process's priority.
+     * Nice value (0-19) for the embedded ClickHouse's own threads on Linux (inserts, merges), so
+     * storage bursts never hold a proxied call waiting for a core. 0 leaves every thread at the
+     * process's priority.
      */
     backgroundNice: z.coerce.number().int().min(0).max(19).default(10),
     /**

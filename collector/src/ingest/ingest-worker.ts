@@ -2,15 +2,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Config } from "../config/schema.js";
 import { createDefaultStages } from "../default-stages.js";
 import { isTokenmeterError } from "../errors.js";
-import { lowerOwnPriority } from "../runtime/thread-priority.js";
 import { createBatchProcessor } from "./process-batch.js";
 import type { WorkerReply, WorkerTask } from "./worker-pool.js";
 
 // Entry point of an ingest worker thread: builds its own stages (adapters, price book,
 // redaction, evaluators) from the collector's config and answers one task per message.
 const { config } = workerData as { config: Config };
-// Normalizing spans is background work: the threads serving requests come first.
-lowerOwnPriority(config.ingest.backgroundNice);
 const processor = createBatchProcessor(config, createDefaultStages(config));
 const port = parentPort;
 if (!port) throw new Error("ingest-worker must run in a worker thread");

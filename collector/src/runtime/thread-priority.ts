@@ -1,34 +1,13 @@
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { setPriority } from "node:os";
 
 /**
- * Background work (ingest workers normalizing spans, the embedded ClickHouse inserting and
- * merging) runs at a lower CPU priority than the thread that serves requests, so on a small
- * machine a burst of telemetry work does not hold a proxied call waiting for a core. Linux
- * only (per-thread nice values); elsewhere, and when the system refuses, nothing changes.
+ * The embedded ClickHouse's own threads (inserts, merges, its pools) run at a lower CPU
+ * priority than the rest of the process, so on a small machine a burst of storage work does not
+ * hold a proxied call waiting for a core. The ingest workers keep their priority: they are the
+ * ingest path's bottleneck, and lowering them measurably cost OTLP throughput. Linux only
+ * (per-thread nice values); elsewhere, and when the system refuses, nothing changes.
  */
-
-/** This thread's kernel id, or undefined off Linux. */
-function ownTid(): number | undefined {
-  try {
-    const m = /\/task\/(\d+)$/.exec(readlinkSync("/proc/thread-self"));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Lowers the calling thread's priority to `nice` (1-19). True when it took effect. */
-export function lowerOwnPriority(nice: number): boolean {
-  const tid = ownTid();
-  if (tid === undefined || nice <= 0) return false;
-  try {
-    setPriority(tid, nice);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Every `intervalMs`, gives threads the storage engine started (any thread not named like
