@@ -7,8 +7,8 @@
 //
 // Then the two floors the end-to-end figure stands on, each measured alone: the CPU part of
 // ingest (decode, normalize, price, redact, evaluate, serialize) on one warm thread, and the
-// storage part (the pipeline's own rows for the same spans, inserted into the real schema with
-// the batch writer's settings; every thread of the engine counted). Their sum is the CPU a span
+// storage part (the pipeline's own rows for the same spans, inserted into the real schema by
+// the collector's batch writer; every thread of the engine counted). Their sum is the CPU a span
 // needs with HTTP, the ingest log and the thread hand-off for free, so 2 cores / that sum is
 // the most this design can reach on the machine.
 //
@@ -183,14 +183,16 @@ async function processingFloor(template) {
 
 /**
  * Floor 2 (run as a child process, it owns a fresh embedded ClickHouse): the pipeline's own rows
- * for `total` spans, cut in batches as the batch writer cuts them (batchMaxRows per table, one
- * table after the other), inserted with the writer's settings into the schema the collector
- * migrates. Prints the process's CPU per span, all threads.
+ * for `total` spans, in batches of batchMaxRows per table, one table after the other, inserted
+ * by the collector's batch writer into the schema the collector migrates. Prints the process's
+ * CPU per span, all threads.
  */
 async function runStorageFloor(dir, total) {
   const { openStorage } = await import(new URL("storage/client.js", DIST).href);
   const { migrate, MIGRATIONS } = await import(new URL("storage/migrations.js", DIST).href);
   const { FINOPS_MIGRATIONS } = await import(new URL("finops/schema.js", DIST).href);
+  const { BatchWriter } = await import(new URL("storage/batch-writer.js", DIST).href);
+  const { Spool } = await import(new URL("storage/spool.js", DIST).href);
   const { config, processor } = await defaultProcessor({ TOKENMETER_DATA_DIR: dir });
   const storage = await openStorage(config);
   await migrate(storage.client, { database: storage.database, contentRetentionDays: 0, retentionDays: 0 }, [
@@ -200,10 +202,13 @@ async function runStorageFloor(dir, total) {
   // One writer cycle of rows; every cycle reuses it with the trace ids' first hex digits changed.
   const template = buildTemplate();
   const perCycle = Math.max(1, Math.floor(config.ingest.batchMaxRows / BATCH));
-  const tables = { spans: "", llm_calls: "", scores: "" };
+  const tables = { spans: { text: "", rows: 0 }, llm_calls: { text: "", rows: 0 }, scores: { text: "", rows: 0 } };
   for (let i = 1; i <= perCycle; i++) {
     const out = processor.traces(bodyFor(template, i), "application/x-protobuf", undefined);
-    for (const t of Object.keys(tables)) tables[t] += out[t].text;
+    for (const [t, chunk] of Object.entries(tables)) {
+      chunk.text += out[t].text;
+      chunk.rows += out[t].rows;
+    }
   }
   const cycles = Math.max(1, Math.ceil(total / (perCycle * BATCH)));
   // Every cycle's text is made before the clock starts, and the heap collected, so the figure
@@ -213,22 +218,28 @@ async function runStorageFloor(dir, total) {
   const batches = [];
   for (let c = 1; c <= cycles; c++) {
     const prefix = `"trace_id":"${c.toString(16).padStart(6, "0")}`;
-    for (const [table, text] of Object.entries(tables)) {
-      if (text !== "") batches.push([c, table, text.replaceAll('"trace_id":"000000', prefix)]);
+    for (const [table, { text, rows }] of Object.entries(tables)) {
+      if (rows > 0) batches.push([table, text.replaceAll('"trace_id":"000000', prefix), rows]);
     }
   }
+  // The collector's own batch writer inserts them (without the ingest log, a write resolves once
+  // its batch is in ClickHouse), one batch at a time.
+  const { ingest } = config;
+  const writer = new BatchWriter({
+    client: storage.client,
+    database: storage.database,
+    spool: new Spool(join(dir, "..", "spool")),
+    maxRows: ingest.batchMaxRows,
+    maxDelayMs: ingest.batchMaxDelayMs,
+    maxQueueRows: ingest.maxQueueRows,
+    maxSpoolBytes: ingest.maxSpoolBytes,
+  });
   globalThis.gc?.();
   await new Promise((r) => setTimeout(r, 1000));
   const cpu0 = cpuSeconds(process.pid);
-  for (const [c, table, text] of batches) {
-    await storage.client.command({
-      query: `INSERT INTO ${storage.database}.${table} FORMAT JSONEachRow\n${text}`,
-      clickhouse_settings: {
-        insert_deduplication_token: `floor-${c}-${table}`,
-        insert_deduplicate: 1,
-        input_format_parallel_parsing: 0,
-      },
-    });
+  for (const [table, text, rows] of batches) {
+    await writer.writeText(table, text, rows);
+    await writer.flush();
   }
   // The merges these inserts cause are part of storing them: wait until none has run for a second.
   for (let quiet = 0, waited = 0; quiet < 4 && waited < 120; waited++) {
@@ -240,6 +251,7 @@ async function runStorageFloor(dir, total) {
   const spans = cycles * perCycle * BATCH;
   const used = cpuSeconds(process.pid) - cpu0;
   process.stdout.write(JSON.stringify({ spans, cpuUsPerSpan: (used * 1e6) / spans }));
+  await writer.close();
   await storage.close();
 }
 
