@@ -349,7 +349,8 @@ export class BatchWriter {
     let rows = 0;
     for (const segment of leftovers) {
       let stored = true;
-      for (const b of segment.batches) {
+      // One segment in memory at a time.
+      for (const b of await segment.read()) {
         this.#queued += b.rows;
         rows += b.rows;
         stored &&= await this.#writeBatch(b.table, segmentToken(segment.id, b.table), {

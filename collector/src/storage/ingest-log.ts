@@ -101,11 +101,11 @@ export class LogSegment {
   }
 }
 
-/** A segment a previous run left behind, parsed. */
+/** A segment a previous run left behind. */
 export interface LeftoverSegment {
   id: string;
-  /** One batch per table, rows in the order they were logged. */
-  batches: LoggedBatch[];
+  /** Reads and parses the file: one batch per table, rows in the order they were logged. */
+  read(): Promise<LoggedBatch[]>;
   remove(): Promise<void>;
 }
 
@@ -140,20 +140,17 @@ export class IngestLog {
     return ended;
   }
 
-  /** Segments left by earlier runs (call before appending), oldest first. */
+  /** Segments left by earlier runs (call before appending), oldest first; each is read when asked. */
   async leftovers(): Promise<LeftoverSegment[]> {
     const names = (await readdir(this.dir)).filter((n) => n.endsWith(SUFFIX) && !n.includes(this.#run)).sort();
-    const out: LeftoverSegment[] = [];
-    for (const name of names) {
+    return names.map((name) => {
       const path = join(this.dir, name);
-      const data = await readFile(path);
-      out.push({
+      return {
         id: name.slice(0, -SUFFIX.length),
-        batches: parseSegment(data),
+        read: async () => parseSegment(await readFile(path)),
         remove: () => removeFile(path),
-      });
-    }
-    return out;
+      };
+    });
   }
 }
 
