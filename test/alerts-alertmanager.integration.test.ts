@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notifierConfigSchema } from "../collector/src/alerts/config.js";
 import { createNotifiers } from "../collector/src/alerts/notifiers/create-notifiers.js";
 import type { AlertNotification } from "../collector/src/alerts/notifiers/types.js";
+import { freePort } from "./helpers/net.js";
 
 /**
  * Posts to a real Alertmanager (Debian package prometheus-alertmanager) and reads the alert
@@ -32,15 +32,6 @@ function findBinary(): string | undefined {
 
 const binary = findBinary();
 const inCi = process.env["CI"] === "true";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 let child: ChildProcess | undefined;
 let base = "";

@@ -4,7 +4,6 @@
  * cancelled and teed streams, provider errors and network errors reaching the caller
  * unchanged, and instrumentation failures leaving the call exactly as it is without the SDK.
  */
-import { createServer } from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
 import { trace } from "@opentelemetry/api";
 import {
@@ -27,6 +26,7 @@ import {
 } from "../collector/src/fake-provider/index.js";
 import { observeAnthropic, observeOpenAI } from "../sdk/src/index.js";
 import { type Harness, inSession, parseJson, type Row, session, startHarness } from "../sdk/test/e2e-harness.js";
+import { freePort } from "./helpers/net.js";
 
 /** A span processor of the app's own setup that can be told to throw, as a buggy one would. */
 class FaultyProcessor implements SpanProcessor {
@@ -283,12 +283,7 @@ describe("errors reach the caller unchanged", () => {
 
   it("network-error", async () => {
     // Nothing listens on the port any more: the connection is refused.
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, "127.0.0.1", () => {
-        const address = srv.address();
-        srv.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-      });
-    });
+    const port = await freePort();
     const options = { apiKey: "sk-test", baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0 };
     const offline = observeOpenAI(new OpenAI(options));
     const id = session("refused");
