@@ -7,6 +7,7 @@ import { BatchWriter } from "../collector/src/storage/batch-writer.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { IngestLog, parseSegment } from "../collector/src/storage/ingest-log.js";
 import { migrate } from "../collector/src/storage/migrations.js";
+import { encodeRows, tableLayout } from "../collector/src/storage/row-format.js";
 import type { ScoreRow } from "../collector/src/storage/rows.js";
 import { Spool } from "../collector/src/storage/spool.js";
 import { scoreRow } from "../collector/src/storage/test-row.js";
@@ -90,11 +91,32 @@ describe("ingest log (in process)", () => {
   });
 
   it("a torn last record (the process died mid-write) is ignored on replay", () => {
-    const body = `${JSON.stringify(score(1))}\n`;
-    const full = `${JSON.stringify({ table: "scores", rows: 1, bytes: Buffer.byteLength(body) })}\n${body}`;
-    const torn = `${JSON.stringify({ table: "scores", rows: 1, bytes: Buffer.byteLength(body) })}\n${body.slice(0, 20)}`;
+    const layout = tableLayout("scores");
+    const body = encodeRows("scores", [score(1)]);
+    const header = JSON.stringify({ table: "scores", rows: 1, bytes: Buffer.byteLength(body), layout });
+    const full = `${header}\n${body}`;
+    const torn = `${header}\n${body.slice(0, 20)}`;
     const parsed = parseSegment(Buffer.from(full + full + torn));
-    expect(parsed).toEqual([{ table: "scores", rows: 2, text: body + body }]);
+    expect(parsed).toEqual([{ table: "scores", rows: 2, layout, part: 0, text: body + body }]);
+  });
+
+  it("a-segment-left-by-a-version-that-wrote-JSONEachRow-is-replayed-as-such", async () => {
+    await storage.client.command({ query: `TRUNCATE TABLE ${db}.scores` });
+    const dir = tempDir("tm-log-");
+    // Headers without a layout, rows as objects: what versions before compact rows logged.
+    const record = (rows: ScoreRow[]) => {
+      const body = rows.map((r) => `${JSON.stringify(r)}\n`).join("");
+      return `${JSON.stringify({ table: "scores", rows: rows.length, bytes: Buffer.byteLength(body) })}\n${body}`;
+    };
+    writeFileSync(
+      join(dir, "000000000000001-old-00000001.tmlog"),
+      record([score(300), score(301)]) + record([score(302)]),
+    );
+    const writer = loggedWriter(dir);
+    await writer.start();
+    expect(await scoreCount()).toBe(3);
+    expect(segments(dir)).toEqual([]);
+    await writer.close();
   });
 
   it("a segment replayed after its batch was already inserted is not stored twice", async () => {

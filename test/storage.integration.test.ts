@@ -1,8 +1,18 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCollectorMetrics } from "../collector/src/metrics/collector-metrics.js";
 import { BatchWriter, type BatchWriterOptions } from "../collector/src/storage/batch-writer.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
 import { migrate } from "../collector/src/storage/migrations.js";
+import {
+  CALL_CONTENT_COLUMNS,
+  encodeRows,
+  LLM_CALLS_COLUMNS,
+  SCORES_COLUMNS,
+  SPANS_COLUMNS,
+  tableLayout,
+} from "../collector/src/storage/row-format.js";
 import type { ScoreRow } from "../collector/src/storage/rows.js";
 import { Spool } from "../collector/src/storage/spool.js";
 import { scoreRow } from "../collector/src/storage/test-row.js";
@@ -116,10 +126,9 @@ describe("batch writer", () => {
 
   it("replaying the same spooled batch twice writes it once (deduplication token)", async () => {
     const spool = new Spool(tempDir("tm-spool-"));
-    const rows = [score(5000), score(5001)];
-    const body = rows.map((r) => JSON.stringify(r)).join("\n");
-    await spool.append("scores", "fixed-token-1", 2, body);
-    await spool.append("scores", "fixed-token-1", 2, body);
+    const body = encodeRows("scores", [score(5000), score(5001)]);
+    await spool.append("scores", "fixed-token-1", 2, tableLayout("scores"), body);
+    await spool.append("scores", "fixed-token-1", 2, tableLayout("scores"), body);
     const writer = testWriter({ spool });
     const before = await count("scores");
     await writer.start();
@@ -130,7 +139,13 @@ describe("batch writer", () => {
 
   it("a batch left in the spool by a previous process is replayed at start", async () => {
     const dir = tempDir("tm-spool-");
-    await new Spool(dir).append("scores", "restart-token", 1, JSON.stringify(score(7000)));
+    await new Spool(dir).append(
+      "scores",
+      "restart-token",
+      1,
+      tableLayout("scores"),
+      encodeRows("scores", [score(7000)]),
+    );
     const spool = new Spool(dir);
     const writer = testWriter({ spool });
     await writer.start();
@@ -140,6 +155,57 @@ describe("batch writer", () => {
     });
     expect(Number((await rs.json<{ n: number }>())[0]?.n)).toBe(1);
     await writer.close();
+  });
+
+  it("spooled-batches-keep-their-own-column-layout: an older layout or JSONEachRow still inserts right", async () => {
+    const dir = tempDir("tm-spool-");
+    // A layout with fewer columns than today's table (as a later version that adds a column
+    // meets batches this one spooled): the missing columns take their defaults.
+    const older = "timestamp,score_id,trace_id,span_id,name,value";
+    await writeFile(
+      join(dir, "0000000000000001.tmspool"),
+      `${JSON.stringify({ table: "scores", token: "layout-old", rows: 1, layout: older })}\n[1790000000000000,"s-7100","t","s","old-layout",0.5]\n`,
+    );
+    // A file from before layouts existed: no layout in the header, rows as objects.
+    await writeFile(
+      join(dir, "0000000000000002.tmspool"),
+      `${JSON.stringify({ table: "scores", token: "layout-none", rows: 1 })}\n${JSON.stringify(score(7101))}\n`,
+    );
+    const writer = testWriter({ spool: new Spool(dir) });
+    await writer.start();
+    const rs = await storage.client.query({
+      query: `SELECT score_id, name, value, label, source FROM ${db}.scores WHERE score_id IN ('s-7100', 's-7101') ORDER BY score_id`,
+      format: "JSONEachRow",
+    });
+    expect(await rs.json()).toEqual([
+      { score_id: "s-7100", name: "old-layout", value: 0.5, label: "", source: "" },
+      {
+        score_id: "s-7101",
+        name: score(7101).name,
+        value: score(7101).value,
+        label: score(7101).label,
+        source: score(7101).source,
+      },
+    ]);
+    await writer.close();
+  });
+
+  it("every-compact-column-list-names-exactly-its-table's-columns", async () => {
+    for (const [table, columns] of [
+      ["llm_calls", LLM_CALLS_COLUMNS],
+      ["spans", SPANS_COLUMNS],
+      ["scores", SCORES_COLUMNS],
+      ["call_content", CALL_CONTENT_COLUMNS],
+    ] as const) {
+      const rs = await storage.client.query({
+        query: `SELECT name FROM system.columns WHERE database = {db:String} AND table = {table:String} ORDER BY name`,
+        query_params: { db, table },
+        format: "JSONEachRow",
+      });
+      const inTable = (await rs.json<{ name: string }>()).map((r) => r.name);
+      expect([...columns].sort(), table).toEqual(inTable);
+      expect(tableLayout(table)).toBe(columns.join(","));
+    }
   });
 
   it("admit() answers backpressure with a coded 429 when the queue is full", async () => {

@@ -7,10 +7,18 @@ import type { NormalizedCall, NormalizedSpan, SpanLink } from "../normalize/regi
 import type { SpanScore } from "../normalize/types.js";
 import { type DecodeLimits, decodeLogs, decodeTraces } from "../otlp/decode.js";
 import type { DecodedLogRecord, DecodedSpan } from "../otlp/types.js";
+import {
+  CALL_CONTENT_COLUMNS,
+  type CallContentRow,
+  compactLine,
+  LLM_CALLS_COLUMNS,
+  SCORES_COLUMNS,
+  SPANS_COLUMNS,
+} from "../storage/row-format.js";
 import type { CallSource, LlmCallRow, ScoreRow } from "../storage/rows.js";
 
 /**
- * The CPU part of ingest, from request body to JSONEachRow text per table: decode, normalize,
+ * The CPU part of ingest, from request body to row text per table: decode, normalize,
  * de-duplicate, price, redact, evaluate, serialize. It is pure (no I/O), so it runs the same
  * inline or in a worker thread (see worker-pool.ts); only text and small call summaries come
  * back to the main thread.
@@ -30,7 +38,7 @@ export interface PipelineStages {
   evaluate?: (row: LlmCallRow) => ScoreRow[];
 }
 
-/** Rows of one table as JSONEachRow text (one JSON object per line). */
+/** Rows of one table as text in its layout (row-format.ts: one JSON array per line). */
 export interface TableChunk {
   text: string;
   rows: number;
@@ -165,19 +173,13 @@ const CONTENT_EVENTS = new Set([
 
 const EMPTY: TableChunk = Object.freeze({ text: "", rows: 0 });
 
-/** A row of `call_content`: a call's messages stored apart from its llm_calls row. */
-export interface CallContentRow {
-  timestamp: number;
-  trace_id: string;
-  span_id: string;
-  input: string;
-  output: string;
-  redacted: number;
+/** One call_content row as a line of its layout. */
+export function callContentLine(row: CallContentRow): string {
+  return compactLine(CALL_CONTENT_COLUMNS, row);
 }
 
-/** One call_content row as a JSONEachRow line. */
-export function callContentLine(row: CallContentRow): string {
-  return `${JSON.stringify(row)}\n`;
+function scoreLine(row: ScoreRow): string {
+  return compactLine(SCORES_COLUMNS, row);
 }
 
 function redactRow(row: LlmCallRow, redact: Redactor): void {
@@ -249,12 +251,12 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         normalizeFailures++;
         continue;
       }
-      spansText += `${JSON.stringify(n.spanRow)}\n`;
+      spansText += compactLine(SPANS_COLUMNS, n.spanRow);
       spanRows++;
       links.push(n.spanRow);
       if (n.call) pending.push(n.call);
       for (const s of n.scores) {
-        scoresText += `${JSON.stringify(scoreRow(span.traceId, span.spanId, s, "telemetry"))}\n`;
+        scoresText += scoreLine(scoreRow(span.traceId, span.spanId, s, "telemetry"));
         scoreRows++;
       }
     }
@@ -271,11 +273,11 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
       }
       const row = stages.enrichCall(c);
       redactRow(row, stages.redact);
-      callsText += `${JSON.stringify(row)}\n`;
+      callsText += compactLine(LLM_CALLS_COLUMNS, row);
       calls.push(summarize(row));
       if (stages.evaluate) {
         for (const s of stages.evaluate(row)) {
-          scoresText += `${JSON.stringify(s)}\n`;
+          scoresText += scoreLine(s);
           scoreRows++;
         }
       }
@@ -322,7 +324,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
       for (const rec of decoded.items) {
         const s = evaluationFromLog(rec);
         if (s) {
-          text += `${JSON.stringify(scoreRow(rec.traceId, rec.spanId, s, "telemetry"))}\n`;
+          text += scoreLine(scoreRow(rec.traceId, rec.spanId, s, "telemetry"));
           rows++;
           continue;
         }

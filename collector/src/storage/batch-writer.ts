@@ -4,17 +4,12 @@ import { ERR_BACKPRESSURE, ERR_UNAVAILABLE } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { IngestLog, LogSegment } from "./ingest-log.js";
+import { encodeRows, insertStatement, tableLayout } from "./row-format.js";
 import type { Spool, SpooledBatch } from "./spool.js";
 
-function serialize(rows: readonly unknown[]): string {
-  let text = "";
-  for (const r of rows) text += `${JSON.stringify(r)}\n`;
-  return text;
-}
-
 /** The deduplication token of one table's batch cut from an ingest log segment. */
-function segmentToken(segmentId: string, table: string): string {
-  return `${segmentId}:${table}`;
+function segmentToken(segmentId: string, table: string, part = 0): string {
+  return part === 0 ? `${segmentId}:${table}` : `${segmentId}:${table}:${part}`;
 }
 
 /** Longest an idle writer waits for more rows before inserting. */
@@ -41,7 +36,9 @@ export interface BatchWriterOptions {
 }
 
 interface Pending {
-  /** JSONEachRow text pieces, each ending in a newline. */
+  /** The column layout of the rows (see row-format.ts). */
+  layout: string;
+  /** Row text pieces in that layout, each ending in a newline. */
   chunks: string[];
   rows: number;
   /** Resolvers of callers waiting until their rows are durable (in ClickHouse or the spool). */
@@ -108,10 +105,13 @@ export class BatchWriter {
   /** Queues rows for `table`, resolving once they are in ClickHouse or in the spool. */
   write(table: string, rows: readonly unknown[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
-    return this.writeText(table, serialize(rows), rows.length);
+    return this.writeText(table, encodeRows(table, rows), rows.length);
   }
 
-  /** Queues rows already serialized as JSONEachRow text (one object per line, newline-terminated). */
+  /**
+   * Queues rows already encoded in the table's layout (row-format.ts: encodeRows, compactLine),
+   * one row per line, newline-terminated.
+   */
   writeText(table: string, text: string, rows: number): Promise<void> {
     if (rows === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -122,10 +122,10 @@ export class BatchWriter {
   /** Queues rows without waiting for durability (in-process producers such as the proxy). */
   enqueue(table: string, rows: readonly unknown[]): void {
     if (rows.length === 0) return;
-    this.#enqueue(table, serialize(rows), rows.length, undefined);
+    this.#enqueue(table, encodeRows(table, rows), rows.length, undefined);
   }
 
-  /** Like enqueue(), for rows already serialized as JSONEachRow text. */
+  /** Like enqueue(), for rows already encoded in the table's layout. */
   enqueueText(table: string, text: string, rows: number): void {
     if (rows === 0) return;
     this.#enqueue(table, text, rows, undefined);
@@ -134,7 +134,7 @@ export class BatchWriter {
   #enqueue(table: string, text: string, rows: number, waiter: Pending["waiters"][number] | undefined): void {
     let p = this.#pending.get(table);
     if (!p) {
-      p = { chunks: [], rows: 0, waiters: [] };
+      p = { layout: tableLayout(table), chunks: [], rows: 0, waiters: [] };
       this.#pending.set(table, p);
     }
     p.chunks.push(text);
@@ -146,7 +146,7 @@ export class BatchWriter {
     this.#queued += rows;
     this.#o.metrics?.pipeline.queueRows.set(this.#queued);
     if (this.#log) {
-      const logged = this.#log.current.append(table, rows, text);
+      const logged = this.#log.current.append(table, rows, p.layout, text);
       // Logged is durable: answer now. If the log write fails, the caller is answered when
       // the batch is inserted or spooled instead (the waiter stays on the batch either way).
       if (waiter) logged.then(waiter.resolve, () => {});
@@ -234,14 +234,14 @@ export class BatchWriter {
     const text = p.chunks.length === 1 ? (p.chunks[0] as string) : p.chunks.join("");
     try {
       if (this.degraded) {
-        await this.#spoolBatch(table, token, text, n);
+        await this.#spoolBatch(table, token, p.layout, text, n);
         this.#scheduleReplay();
       } else {
         try {
-          await this.#insert(table, token, text, n);
+          await this.#insert(table, token, p.layout, text, n);
         } catch (err) {
           this.#markDown(table, err);
-          await this.#spoolBatch(table, token, text, n);
+          await this.#spoolBatch(table, token, p.layout, text, n);
           this.#scheduleReplay();
         }
       }
@@ -260,12 +260,12 @@ export class BatchWriter {
     }
   }
 
-  async #insert(table: string, token: string, text: string, rows: number): Promise<void> {
+  async #insert(table: string, token: string, layout: string, text: string, rows: number): Promise<void> {
     const started = performance.now();
-    // The rows travel as the INSERT's data, already JSONEachRow: nothing is parsed or
-    // re-encoded on the way, on the embedded engine and over HTTP alike.
+    // The rows travel as the INSERT's data, already encoded: nothing is parsed or re-encoded
+    // on the way, on the embedded engine and over HTTP alike.
     await this.#o.client.command({
-      query: `INSERT INTO ${this.#o.database}.${table} FORMAT JSONEachRow\n${text}`,
+      query: insertStatement(this.#o.database, table, layout, text),
       // Batches are a few thousand rows: parsing them on one thread costs less CPU than
       // splitting them across parser threads (measured: about a quarter less per row).
       clickhouse_settings: {
@@ -282,8 +282,8 @@ export class BatchWriter {
     }
   }
 
-  async #spoolBatch(table: string, token: string, text: string, rows: number): Promise<void> {
-    await this.#o.spool.append(table, token, rows, text);
+  async #spoolBatch(table: string, token: string, layout: string, text: string, rows: number): Promise<void> {
+    await this.#o.spool.append(table, token, rows, layout, text);
     this.#updateSpoolGauges();
   }
 
@@ -316,7 +316,7 @@ export class BatchWriter {
     let batch: SpooledBatch | undefined = await this.#o.spool.peek();
     while (batch) {
       try {
-        await this.#insert(batch.table, batch.token, batch.body, batch.rows);
+        await this.#insert(batch.table, batch.token, batch.layout, batch.body, batch.rows);
       } catch (err) {
         this.#markDown(batch.table, err);
         this.#retryMs = Math.min(this.#retryMs * 2, this.#o.retryMaxMs);
@@ -353,7 +353,8 @@ export class BatchWriter {
       for (const b of await segment.read()) {
         this.#queued += b.rows;
         rows += b.rows;
-        stored &&= await this.#writeBatch(b.table, segmentToken(segment.id, b.table), {
+        stored &&= await this.#writeBatch(b.table, segmentToken(segment.id, b.table, b.part), {
+          layout: b.layout,
           chunks: [b.text],
           rows: b.rows,
           waiters: [],

@@ -14,9 +14,9 @@ import { join } from "node:path";
  * token is derived from its segment, so a replay after a crash between the insert and the delete
  * is dropped by ClickHouse as a repeat.
  *
- * A segment is a sequence of records: one JSON header line ({table, rows, bytes}) and then
- * `bytes` bytes of JSONEachRow text. A torn last record (the process died mid-write) was never
- * acknowledged and is ignored on replay.
+ * A segment is a sequence of records: one JSON header line ({table, rows, bytes, layout}) and
+ * then `bytes` bytes of row text in that layout (see row-format.ts; no layout: JSONEachRow). A
+ * torn last record (the process died mid-write) was never acknowledged and is ignored on replay.
  */
 
 const SUFFIX = ".tmlog";
@@ -24,8 +24,15 @@ const SUFFIX = ".tmlog";
 export interface LoggedBatch {
   table: string;
   rows: number;
-  /** JSONEachRow text, newline-terminated. */
+  /** The column layout the rows were encoded with (see row-format.ts). */
+  layout: string;
+  /** Row text, newline-terminated. */
   text: string;
+  /**
+   * 0 for a table's batch; a table's records in another layout (one run writes one layout per
+   * table, so never in practice) come as further batches numbered from 1.
+   */
+  part: number;
 }
 
 interface Waiter {
@@ -53,9 +60,10 @@ export class LogSegment {
   }
 
   /** Appends one table's rows; resolves once they are written to the file (and synced when configured). */
-  append(table: string, rows: number, text: string): Promise<void> {
+  append(table: string, rows: number, layout: string, text: string): Promise<void> {
     const body = Buffer.from(text, "utf8");
-    this.#queue.push(Buffer.from(`${JSON.stringify({ table, rows, bytes: body.length })}\n`, "utf8"), body);
+    const header = JSON.stringify({ table, rows, bytes: body.length, layout });
+    this.#queue.push(Buffer.from(`${header}\n`, "utf8"), body);
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
       this.#writing ??= this.#drain();
@@ -161,31 +169,37 @@ async function removeFile(path: string): Promise<void> {
   });
 }
 
-/** Records of one segment file, merged per table in order; a torn last record is dropped. */
+/** Records of one segment file, merged per table (and layout) in order; a torn last record is dropped. */
 export function parseSegment(data: Buffer): LoggedBatch[] {
-  const byTable = new Map<string, { rows: number; parts: string[] }>();
+  const groups = new Map<string, LoggedBatch & { parts: string[] }>();
+  const partsOf = new Map<string, number>();
   let at = 0;
   while (at < data.length) {
     const nl = data.indexOf(0x0a, at);
     if (nl < 0) break;
-    let header: { table?: unknown; rows?: unknown; bytes?: unknown };
+    let header: { table?: unknown; rows?: unknown; bytes?: unknown; layout?: unknown };
     try {
       header = JSON.parse(data.toString("utf8", at, nl)) as typeof header;
     } catch {
       break;
     }
     const { table, rows, bytes } = header;
+    // Segments written before layouts existed hold JSONEachRow.
+    const layout = typeof header.layout === "string" ? header.layout : "";
     if (typeof table !== "string" || typeof rows !== "number" || typeof bytes !== "number") break;
     const end = nl + 1 + bytes;
     if (end > data.length) break;
-    let t = byTable.get(table);
-    if (!t) {
-      t = { rows: 0, parts: [] };
-      byTable.set(table, t);
+    const key = `${table}\n${layout}`;
+    let g = groups.get(key);
+    if (!g) {
+      const part = partsOf.get(table) ?? 0;
+      partsOf.set(table, part + 1);
+      g = { table, rows: 0, layout, text: "", part, parts: [] };
+      groups.set(key, g);
     }
-    t.rows += rows;
-    t.parts.push(data.toString("utf8", nl + 1, end));
+    g.rows += rows;
+    g.parts.push(data.toString("utf8", nl + 1, end));
     at = end;
   }
-  return [...byTable].map(([table, t]) => ({ table, rows: t.rows, text: t.parts.join("") }));
+  return [...groups.values()].map(({ parts, ...g }) => ({ ...g, text: parts.join("") }));
 }

@@ -5,8 +5,8 @@ import { join } from "node:path";
 /**
  * Append-only disk spool for batches ClickHouse refused. One file per batch, named by a
  * monotonic sequence so a directory listing is the replay order, written with fsync before the
- * batch counts as safe. A file holds one header line (table, deduplication token, row count)
- * followed by the rows as JSONEachRow.
+ * batch counts as safe. A file holds one header line (table, deduplication token, row count,
+ * column layout) followed by the rows in that layout (see row-format.ts).
  */
 
 export interface SpooledBatch {
@@ -14,7 +14,9 @@ export interface SpooledBatch {
   table: string;
   token: string;
   rows: number;
-  /** The rows, JSONEachRow, newline-separated. */
+  /** The column layout of the rows (see row-format.ts); "" for JSONEachRow. */
+  layout: string;
+  /** The rows, newline-separated. */
   body: string;
   bytes: number;
 }
@@ -23,6 +25,8 @@ interface Header {
   table: string;
   token: string;
   rows: number;
+  /** Missing in files written before layouts existed: JSONEachRow. */
+  layout?: string;
 }
 
 const SUFFIX = ".tmspool";
@@ -68,11 +72,11 @@ export class Spool {
   }
 
   /** Writes one batch durably (fsync) and returns once it is on disk. */
-  async append(table: string, token: string, rows: number, body: string): Promise<void> {
+  async append(table: string, token: string, rows: number, layout: string, body: string): Promise<void> {
     await this.#ready;
     const seq = ++this.#seq;
     const name = `${String(seq).padStart(16, "0")}${SUFFIX}`;
-    const header: Header = { table, token, rows };
+    const header: Header = { table, token, rows, layout };
     const data = `${JSON.stringify(header)}\n${body}`;
     const tmp = join(this.dir, `${name}.tmp`);
     const fh = await open(tmp, "w");
@@ -103,6 +107,7 @@ export class Spool {
       table: header.table,
       token: header.token,
       rows: header.rows,
+      layout: header.layout ?? "",
       body: nl < 0 ? "" : text.slice(nl + 1),
       bytes: Buffer.byteLength(text),
     };
