@@ -29,7 +29,8 @@ function literal(v: unknown): string {
 }
 
 /** `k = v, ...` for the settings to scope, or "" when none. `default_format` stays with the caller. */
-function clause(settings: Settings): string {
+/** `k = v, ...` for a SETTINGS clause (HTTP-only settings left out); "" when none apply. */
+export function settingsClause(settings: Settings): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(settings)) {
     if (v === undefined || HTTP_ONLY.has(k) || k === "default_format") continue;
@@ -48,7 +49,7 @@ const TRAILING_FORMAT = /(\s+FORMAT\s+\w+\s*)$/i;
  */
 export function scopeSettings(sql: string, settings: Settings | undefined): string | undefined {
   if (!settings) return sql;
-  const c = clause(settings);
+  const c = settingsClause(settings);
   if (c === "") return sql;
   const insert = INSERT_FORMAT.exec(sql);
   if (insert) {

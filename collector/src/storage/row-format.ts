@@ -10,6 +10,7 @@
  * a later version with other columns still inserts it right. Text whose lines are objects
  * (written by versions before this format) is inserted as JSONEachRow.
  */
+import { settingsClause } from "./query-scoped-settings.js";
 import type { LlmCallRow, ScoreRow, SpanRow } from "./rows.js";
 
 /** A row of `call_content`: a call's messages stored apart from its llm_calls row. */
@@ -155,12 +156,21 @@ export function encodeRows(table: string, rows: readonly unknown[]): string {
 }
 
 /**
- * The INSERT for rows in `layout` (see tableLayout). Text that holds objects is JSONEachRow
- * whatever the layout says: a batch left on disk by a version that wrote objects.
+ * The head of the INSERT for rows in `layout` (see tableLayout), settings included, ending in the
+ * newline the rows follow. `sample` is the start of the rows: text that holds objects is
+ * JSONEachRow whatever the layout says (a batch left on disk by a version that wrote objects).
  */
-export function insertStatement(database: string, table: string, layout: string, text: string): string {
-  if (layout === "" || text.startsWith("{")) return `INSERT INTO ${database}.${table} FORMAT JSONEachRow\n${text}`;
-  return `INSERT INTO ${database}.${table} (${layout}) FORMAT JSONCompactEachRow\n${text}`;
+export function insertHead(
+  database: string,
+  table: string,
+  layout: string,
+  sample: string,
+  settings: Record<string, string | number>,
+): string {
+  const clause = settingsClause(settings);
+  const with_ = clause === "" ? "" : ` SETTINGS ${clause}`;
+  if (layout === "" || sample.startsWith("{")) return `INSERT INTO ${database}.${table}${with_} FORMAT JSONEachRow\n`;
+  return `INSERT INTO ${database}.${table} (${layout})${with_} FORMAT JSONCompactEachRow\n`;
 }
 
 /** A compact line of `columns` back as an object (for the rare path that edits a batch). */
