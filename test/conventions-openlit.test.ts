@@ -66,18 +66,23 @@ async function slowFirstByteFetch(input: string | URL | Request, init?: RequestI
   if (res.body === null || !res.headers.get("content-type")?.startsWith("text/event-stream")) return res;
   const reader = res.body.getReader();
   let first = true;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (first) {
-        first = false;
-        await new Promise((resolve) => setTimeout(resolve, FIRST_BYTE_DELAY_MS));
-      }
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
+  // highWaterMark 0: nothing is pulled before the stream is first read, so the delay starts
+  // when OpenLIT starts reading (its clock), not when the response is built.
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (first) {
+          first = false;
+          await new Promise((resolve) => setTimeout(resolve, FIRST_BYTE_DELAY_MS));
+        }
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
     },
-    cancel: (reason) => reader.cancel(reason),
-  });
+    { highWaterMark: 0 },
+  );
   return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
