@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { CallSummary } from "../ingest/process-batch.js";
-import { FastCounter, FastHistogram } from "./fast-metrics.js";
+import { type CounterSlot, FastCounter, FastHistogram, type HistogramSlot } from "./fast-metrics.js";
 import { LabelLimiter } from "./label-limiter.js";
 
 // Bucket boundaries advised by the OTel GenAI metrics conventions, in seconds.
@@ -142,41 +142,102 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     }),
   };
 
-  /** Updates the call metrics for one stored call row. */
-  function recordCall(row: CallSummary): void {
+  type TokenKind = "input" | "output" | "cache_read" | "cache_write" | "reasoning";
+  /**
+   * The series one (provider, model, team, status, source) tuple writes to, found with one
+   * lookup per call instead of a key built and hashed per metric. Series are made on first use,
+   * so /metrics lists exactly the ones a call has touched. Bounded like the labels themselves.
+   */
+  interface Series {
+    provider: string;
+    model: string;
+    team: string;
+    pmt: string;
+    calls: CounterSlot;
+    duration: HistogramSlot;
+    ttft: HistogramSlot | undefined;
+    tokens: Partial<Record<TokenKind, CounterSlot>>;
+    usage: Partial<Record<"input" | "output", HistogramSlot>>;
+    cost: CounterSlot | undefined;
+    unpriced: CounterSlot | undefined;
+  }
+  const seriesByTuple = new Map<string, Series>();
+
+  function seriesOf(row: CallSummary): Series {
     const provider = providers.value(row.provider);
     const model = models.value(row.response_model || row.request_model);
     const team = teams.value(row.team);
-    const pm = `${provider}\u0000${model}`;
-    const pmt = `${pm}\u0000${team}`;
+    const pmt = `${provider}\u0000${model}\u0000${team}`;
     const callKey = `${pmt}\u0000${row.status}\u0000${row.source}`;
-    const callLabels = [provider, model, team, row.status, row.source];
-    calls.inc(callKey, callLabels);
-    duration.observe(callKey, callLabels, row.duration_ms / 1000);
-    if (row.ttft_ms !== null)
-      ttft.observe(`${pmt}\u0000${row.source}`, [provider, model, team, row.source], row.ttft_ms / 1000);
+    let s = seriesByTuple.get(callKey);
+    if (s === undefined) {
+      const callLabels = [provider, model, team, row.status, row.source];
+      s = {
+        provider,
+        model,
+        team,
+        pmt,
+        calls: calls.slot(callKey, callLabels),
+        duration: duration.slot(callKey, callLabels),
+        ttft: undefined,
+        tokens: {},
+        usage: {},
+        cost: undefined,
+        unpriced: undefined,
+      };
+      seriesByTuple.set(callKey, s);
+    }
+    return s;
+  }
+
+  function addTokens(s: Series, kind: TokenKind, n: number): void {
+    let slot = s.tokens[kind];
+    if (slot === undefined) {
+      slot = tokens.slot(`${s.pmt}\u0000${kind}`, [s.provider, s.model, s.team, kind]);
+      s.tokens[kind] = slot;
+    }
+    slot.value += n;
+  }
+
+  function observeUsage(s: Series, type: "input" | "output", n: number): void {
+    let slot = s.usage[type];
+    if (slot === undefined) {
+      slot = tokenUsage.slot(`${s.provider}\u0000${s.model}\u0000${type}`, [s.provider, s.model, type]);
+      s.usage[type] = slot;
+    }
+    tokenUsage.observeSlot(slot, n);
+  }
+
+  /** Updates the call metrics for one stored call row. */
+  function recordCall(row: CallSummary): void {
+    const s = seriesOf(row);
+    s.calls.value += 1;
+    duration.observeSlot(s.duration, row.duration_ms / 1000);
+    if (row.ttft_ms !== null) {
+      s.ttft ??= ttft.slot(`${s.pmt}\u0000${row.source}`, [s.provider, s.model, s.team, row.source]);
+      ttft.observeSlot(s.ttft, row.ttft_ms / 1000);
+    }
     if (row.input_tokens) {
-      tokens.inc(`${pmt}\u0000input`, [provider, model, team, "input"], row.input_tokens);
-      tokenUsage.observe(`${pm}\u0000input`, [provider, model, "input"], row.input_tokens);
+      addTokens(s, "input", row.input_tokens);
+      observeUsage(s, "input", row.input_tokens);
     }
     if (row.output_tokens) {
-      tokens.inc(`${pmt}\u0000output`, [provider, model, team, "output"], row.output_tokens);
-      tokenUsage.observe(`${pm}\u0000output`, [provider, model, "output"], row.output_tokens);
+      addTokens(s, "output", row.output_tokens);
+      observeUsage(s, "output", row.output_tokens);
     }
-    if (row.cache_read_tokens) {
-      tokens.inc(`${pmt}\u0000cache_read`, [provider, model, team, "cache_read"], row.cache_read_tokens);
+    if (row.cache_read_tokens) addTokens(s, "cache_read", row.cache_read_tokens);
+    if (row.cache_write_tokens) addTokens(s, "cache_write", row.cache_write_tokens);
+    if (row.reasoning_tokens) addTokens(s, "reasoning", row.reasoning_tokens);
+    if (row.priced && row.cost_usd !== null) {
+      s.cost ??= cost.slot(s.pmt, [s.provider, s.model, s.team]);
+      s.cost.value += Number(row.cost_usd);
+    } else {
+      s.unpriced ??= unpriced.slot(s.pmt, [s.provider, s.model, s.team]);
+      s.unpriced.value += 1;
     }
-    if (row.cache_write_tokens) {
-      tokens.inc(`${pmt}\u0000cache_write`, [provider, model, team, "cache_write"], row.cache_write_tokens);
-    }
-    if (row.reasoning_tokens) {
-      tokens.inc(`${pmt}\u0000reasoning`, [provider, model, team, "reasoning"], row.reasoning_tokens);
-    }
-    if (row.priced && row.cost_usd !== null) cost.inc(pmt, [provider, model, team], Number(row.cost_usd));
-    else unpriced.inc(pmt, [provider, model, team]);
     if (row.status === "error") {
       const errorType = errorTypes.value(row.error_type || "_OTHER");
-      errors.inc(`${pmt}\u0000${errorType}`, [provider, model, team, errorType]);
+      errors.inc(`${s.pmt}\u0000${errorType}`, [s.provider, s.model, s.team, errorType]);
     }
   }
 

@@ -10,6 +10,20 @@ import type { Metric, Registry } from "prom-client";
 
 type Labels = Record<string, string>;
 
+/** One series of a FastCounter. */
+export interface CounterSlot {
+  readonly labels: Labels;
+  value: number;
+}
+
+/** One series of a FastHistogram: per-bucket counts (not cumulative), sum and count. */
+export interface HistogramSlot {
+  readonly labels: Labels;
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
 interface MetricValue {
   labels: Labels;
   value: number;
@@ -39,13 +53,26 @@ abstract class FastMetric {
 
 export class FastCounter extends FastMetric {
   readonly type = "counter";
-  readonly #slots = new Map<string, { labels: Labels; value: number }>();
+  readonly #slots = new Map<string, CounterSlot>();
 
   /** Adds `by` to the series named by `key` (a unique string for `values`). */
   inc(key: string, values: readonly string[], by = 1): void {
     const slot = this.#slots.get(key);
     if (slot) slot.value += by;
     else this.#slots.set(key, { labels: this.labelsOf(values), value: by });
+  }
+
+  /**
+   * The series named by `key`, created at 0 when new: callers on a hot path keep it and add to
+   * its `value` directly. A series exists (and is exported) from its first `slot()` call on.
+   */
+  slot(key: string, values: readonly string[]): CounterSlot {
+    let slot = this.#slots.get(key);
+    if (!slot) {
+      slot = { labels: this.labelsOf(values), value: 0 };
+      this.#slots.set(key, slot);
+    }
+    return slot;
   }
 
   get() {
@@ -58,7 +85,7 @@ export class FastCounter extends FastMetric {
 export class FastHistogram extends FastMetric {
   readonly type = "histogram";
   readonly #buckets: readonly number[];
-  readonly #slots = new Map<string, { labels: Labels; counts: Float64Array; sum: number; count: number }>();
+  readonly #slots = new Map<string, HistogramSlot>();
 
   constructor(
     registry: Registry,
@@ -72,11 +99,21 @@ export class FastHistogram extends FastMetric {
   }
 
   observe(key: string, values: readonly string[], value: number): void {
+    this.observeSlot(this.slot(key, values), value);
+  }
+
+  /** The series named by `key`, created empty when new (see FastCounter.slot). */
+  slot(key: string, values: readonly string[]): HistogramSlot {
     let slot = this.#slots.get(key);
     if (!slot) {
       slot = { labels: this.labelsOf(values), counts: new Float64Array(this.#buckets.length), sum: 0, count: 0 };
       this.#slots.set(key, slot);
     }
+    return slot;
+  }
+
+  /** Records `value` in a series of this histogram. */
+  observeSlot(slot: HistogramSlot, value: number): void {
     const b = this.#buckets;
     let i = 0;
     while (i < b.length && value > (b[i] as number)) i++;
