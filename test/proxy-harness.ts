@@ -64,6 +64,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger,
     maxBufferedSpans: config.proxy.maxBufferedSpans,
   });
+  collector.onBeforeRead(() => base.flush());
   const proxy = await startProxy({
     config,
     logger,

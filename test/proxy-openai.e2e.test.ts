@@ -110,6 +110,26 @@ describe("chat completions through the proxy", () => {
     expect(Number(row?.["duration_ms"])).toBeGreaterThan(0);
   });
 
+  it("a-call-answered-through-the-proxy-is-in-the-very-next-read (no waiting, no polling)", async () => {
+    const plain = traced();
+    await proxied.chat.completions.create(
+      { model: "gpt-4o-mini", messages: [{ role: "user", content: "one" }] },
+      plain.opts,
+    );
+    const streamed = traced();
+    const stream = await proxied.chat.completions.create(
+      { model: "gpt-4o-mini", messages: [{ role: "user", content: "two" }], stream: true },
+      streamed.opts,
+    );
+    for await (const _ of stream) {
+      // read to the end
+    }
+    for (const { t } of [plain, streamed]) {
+      const res = await h.collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${t.traceId}` });
+      expect((res.json() as { calls: unknown[] }).calls, t.traceId).toHaveLength(1);
+    }
+  });
+
   it("streamed with include_usage: exact usage, ttft, streamed=1", async () => {
     const { t, opts } = traced();
     const body = {

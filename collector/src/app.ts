@@ -49,6 +49,11 @@ export interface Collector {
   config: Config;
   /** Budgets, spend and prices: the proxy takes its budget hook and price book from here. */
   finops: Finops;
+  /**
+   * Registers what a read must wait for before it writes the pending rows, such as the
+   * in-process proxy's sink: a call answered through the proxy is then visible to the next read.
+   */
+  onBeforeRead(handOver: () => Promise<void>): void;
   /** Drains the writer, closes the HTTP server and storage. */
   close(): Promise<void>;
 }
@@ -114,9 +119,14 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   });
   const apiAuth = bearerAuth(config.server.apiToken);
   // Reads see every acknowledged row: rows still batching for ClickHouse are written first.
+  const beforeRead: Array<() => Promise<void>> = [];
   const readAuth = async (request: FastifyRequest): Promise<void> => {
     await apiAuth?.(request);
-    if (request.method === "GET") await writer.flush();
+    if (request.method === "GET") {
+      // Rows still on their way inside this process (the in-process proxy's calls) first.
+      for (const handOver of beforeRead) await handOver();
+      await writer.flush();
+    }
   };
   registerCallsRoutes(app, { client: storage.client, database: storage.database, auth: readAuth });
   registerScoresRoutes(app, { writer, client: storage.client, database: storage.database, auth: readAuth });
@@ -159,6 +169,9 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     storage,
     config,
     finops,
+    onBeforeRead(handOver) {
+      beforeRead.push(handOver);
+    },
     async close() {
       if (closed) return;
       closed = true;

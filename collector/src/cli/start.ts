@@ -22,6 +22,14 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const address = await collector.app.listen({ host, port: collectorPort });
 
   const registry = collector.metrics.registry;
+  const sink = createPipelineSink({
+    pipeline: collector.pipeline,
+    writer: collector.writer,
+    dropped: telemetryDroppedCounter(registry).labels({ component: "proxy" }),
+    logger,
+    maxBufferedSpans: config.proxy.maxBufferedSpans,
+  });
+  collector.onBeforeRead(() => sink.flush());
   const proxy = await startProxy({
     config,
     logger: logger.child({ component: "proxy" }),
@@ -29,13 +37,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
     env: process.env,
     hooks: [collector.finops.budgetHook],
     priceBook: collector.finops.book,
-    sink: createPipelineSink({
-      pipeline: collector.pipeline,
-      writer: collector.writer,
-      dropped: telemetryDroppedCounter(registry).labels({ component: "proxy" }),
-      logger,
-      maxBufferedSpans: config.proxy.maxBufferedSpans,
-    }),
+    sink,
   });
 
   const where =

@@ -13,6 +13,7 @@ export { createProxyMetrics, type ProxyMetrics, telemetryDroppedCounter } from "
 export { buildProxy, type ProxyDeps, type ProxyServer, type StartProxyOptions, startProxy } from "./server.js";
 export {
   createPipelineSink,
+  type PipelineSink,
   type PipelineSinkOptions,
   type SpanIngest,
   type SpanSink,

@@ -35,6 +35,52 @@ describe("createPipelineSink", () => {
     expect(dropped.value()).toBe(0);
   });
 
+  it("flush-hands-over-what-is-queued-now-and-resolves-once-the-pipeline-has-it", async () => {
+    const stored: number[] = [];
+    let release: () => void = () => {};
+    const sink = createPipelineSink({
+      pipeline: {
+        ingestSpans: (s) =>
+          new Promise<void>((resolve) => {
+            release = () => {
+              stored.push(s.length);
+              resolve();
+            };
+          }),
+      },
+      dropped: counter(),
+      logger,
+      maxBufferedSpans: 1000,
+      flushIntervalMs: 60_000,
+    });
+    for (let i = 0; i < 3; i++) sink.emit(span(i));
+    let flushed = false;
+    const flushing = sink.flush().then(() => {
+      flushed = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    // Handed over at once (no 60 s wait), and not reported done before the pipeline has it.
+    expect(flushed).toBe(false);
+    release();
+    await flushing;
+    expect(stored).toEqual([3]);
+    await sink.close();
+  });
+
+  it("flush-waits-at-most-maxWaitMs-for-a-stuck-pipeline", async () => {
+    const sink = createPipelineSink({
+      pipeline: { ingestSpans: () => new Promise<void>(() => {}) },
+      dropped: counter(),
+      logger,
+      maxBufferedSpans: 1000,
+      flushIntervalMs: 60_000,
+    });
+    sink.emit(span(1));
+    const started = performance.now();
+    await sink.flush(50);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it("a-full-buffer-drops-and-counts-never-throws", async () => {
     const dropped = counter();
     const sink = createPipelineSink({

@@ -14,6 +14,17 @@ export interface SpanSink {
   emit(span: DecodedSpan): void;
   /** Hands over what is queued (bounded wait) and stops. */
   close(): Promise<void>;
+  /**
+   * Hands over what is queued now and resolves once the pipeline has it (or after `maxWaitMs`),
+   * so a read that follows sees the calls answered before it. Sinks that send elsewhere have
+   * nothing a local read could see, and leave it out.
+   */
+  flush?(maxWaitMs?: number): Promise<void>;
+}
+
+/** The in-process sink: flush() is always there. */
+export interface PipelineSink extends SpanSink {
+  flush(maxWaitMs?: number): Promise<void>;
 }
 
 /** The part of IngestPipeline the sink uses. */
@@ -55,7 +66,7 @@ export interface PipelineSinkOptions {
  * request's path, never hold the loop for long, and the whole batch reaches the batch writer
  * within one of its linger windows, so it becomes one insert per table.
  */
-export function createPipelineSink(opts: PipelineSinkOptions): SpanSink {
+export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
   const { pipeline, writer, dropped, logger, maxBufferedSpans } = opts;
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
   const sliceSize = opts.sliceSize ?? (pipeline.offloadsSpans === true ? 512 : 8);
@@ -66,6 +77,8 @@ export function createPipelineSink(opts: PipelineSinkOptions): SpanSink {
   let closed = false;
   let inflight = 0;
   const idle: Array<() => void> = [];
+  /** Batches handed to the pipeline and not yet in the batch writer. */
+  const handedOver = new Set<Promise<void>>();
 
   const ingest = (batch: DecodedSpan[]): void => {
     try {
@@ -82,13 +95,27 @@ export function createPipelineSink(opts: PipelineSinkOptions): SpanSink {
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.catch((err: unknown) => {
-      dropped.inc(batch.length);
-      logger.warn({ err: { message: (err as Error)?.message } }, "proxy spans could not be ingested");
-    }).finally(() => {
-      inflight--;
-      if (inflight === 0 && !draining) for (const f of idle.splice(0)) f();
-    });
+    const settled = p
+      .catch((err: unknown) => {
+        dropped.inc(batch.length);
+        logger.warn({ err: { message: (err as Error)?.message } }, "proxy spans could not be ingested");
+      })
+      .finally(() => {
+        handedOver.delete(settled);
+        inflight--;
+        if (inflight === 0 && !draining) for (const f of idle.splice(0)) f();
+      });
+    handedOver.add(settled);
+  };
+
+  /** Everything queued goes to the pipeline now, a slice at a time. */
+  const handOverAll = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const rest = queue.slice(head);
+    queue = [];
+    head = 0;
+    for (let i = 0; i < rest.length; i += sliceSize) ingest(rest.slice(i, i + sliceSize));
   };
 
   const slice = (): void => {
@@ -127,14 +154,24 @@ export function createPipelineSink(opts: PipelineSinkOptions): SpanSink {
     async close() {
       if (closed) return;
       closed = true;
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
       // Whatever is queued goes to the pipeline now, in one go: the process is stopping.
-      const rest = queue.slice(head);
-      queue = [];
-      head = 0;
-      for (let i = 0; i < rest.length; i += sliceSize) ingest(rest.slice(i, i + sliceSize));
+      handOverAll();
       if (inflight > 0 || draining) await new Promise<void>((resolve) => idle.push(resolve));
+    },
+    async flush(maxWaitMs = 1000) {
+      // Only what was emitted before this call: spans that keep arriving under load must not
+      // hold the read forever.
+      handOverAll();
+      if (handedOver.size === 0) return;
+      let timeout: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(handedOver),
+        new Promise<void>((resolve) => {
+          timeout = setTimeout(resolve, maxWaitMs);
+          timeout.unref();
+        }),
+      ]);
+      clearTimeout(timeout);
     },
   };
 }
