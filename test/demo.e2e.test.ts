@@ -18,12 +18,8 @@ import { loadConfig } from "../collector/src/config/load-config.js";
 import type { ConfigInput } from "../collector/src/config/schema.js";
 import type { Finops } from "../collector/src/finops/finops.js";
 import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
-import {
-  createPipelineSink,
-  type ProxyServer,
-  startProxy,
-  telemetryDroppedCounter,
-} from "../collector/src/proxy/index.js";
+import { inProcessSink } from "../collector/src/in-process-sink.js";
+import { type ProxyServer, startProxy } from "../collector/src/proxy/index.js";
 import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import { CLICKHOUSE, DATABASE } from "../dashboards/src/datasources.js";
 import { ALL, expandQuery, type VariableState } from "../dashboards/src/macros.js";
@@ -99,13 +95,7 @@ beforeAll(async () => {
   proxy = await startProxy({
     config,
     logger: silentLogger,
-    sink: createPipelineSink({
-      pipeline: collector.pipeline,
-      writer: collector.writer,
-      dropped: telemetryDroppedCounter(registry).labels({ component: "proxy" }),
-      logger: silentLogger,
-      maxBufferedSpans: config.proxy.maxBufferedSpans,
-    }),
+    sink: inProcessSink(collector, silentLogger),
     registry,
     env: {},
     hooks: [finops.budgetHook],

@@ -7,15 +7,10 @@ import { Writable } from "node:stream";
 import { buildCollector, type Collector } from "../collector/src/app.js";
 import type { ConfigInput } from "../collector/src/config/schema.js";
 import { type FakeProvider, startFakeProvider } from "../collector/src/fake-provider/index.js";
+import { inProcessSink } from "../collector/src/in-process-sink.js";
 import { createLogger, type Logger } from "../collector/src/logger.js";
 import type { PreRequestHook } from "../collector/src/proxy/hooks.js";
-import {
-  createPipelineSink,
-  type ProxyServer,
-  type SpanSink,
-  startProxy,
-  telemetryDroppedCounter,
-} from "../collector/src/proxy/index.js";
+import { type ProxyServer, type SpanSink, startProxy } from "../collector/src/proxy/index.js";
 import { embeddedStorage, testConfig } from "./helpers/embedded.js";
 
 export type Row = Record<string, unknown>;
@@ -57,14 +52,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const logger: Logger = createLogger("debug", logStream);
   const collector = await buildCollector({ config, storage, logger });
   const registry = collector.metrics.registry;
-  const base = createPipelineSink({
-    pipeline: collector.pipeline,
-    writer: collector.writer,
-    dropped: telemetryDroppedCounter(registry).labels({ component: "proxy" }),
-    logger,
-    maxBufferedSpans: config.proxy.maxBufferedSpans,
-  });
-  collector.onBeforeRead(() => base.flush());
+  const base = inProcessSink(collector, logger);
   const proxy = await startProxy({
     config,
     logger,

@@ -1,7 +1,8 @@
 import { buildCollector } from "../app.js";
 import { loadConfig } from "../config/load-config.js";
+import { inProcessSink } from "../in-process-sink.js";
 import { createLogger } from "../logger.js";
-import { createPipelineSink, startProxy, telemetryDroppedCounter } from "../proxy/index.js";
+import { startProxy } from "../proxy/index.js";
 import { openStorage } from "../storage/client.js";
 
 export interface StartOptions {
@@ -22,14 +23,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const address = await collector.app.listen({ host, port: collectorPort });
 
   const registry = collector.metrics.registry;
-  const sink = createPipelineSink({
-    pipeline: collector.pipeline,
-    writer: collector.writer,
-    dropped: telemetryDroppedCounter(registry).labels({ component: "proxy" }),
-    logger,
-    maxBufferedSpans: config.proxy.maxBufferedSpans,
-  });
-  collector.onBeforeRead(() => sink.flush());
+  const sink = inProcessSink(collector, logger);
   const proxy = await startProxy({
     config,
     logger: logger.child({ component: "proxy" }),
