@@ -67,6 +67,25 @@ describe("createPipelineSink", () => {
     await sink.close();
   });
 
+  it("flush-keeps-handing-over-a-slice-per-turn-and-resolves-after-the-last", async () => {
+    const batches: number[] = [];
+    const sink = createPipelineSink({
+      pipeline: { ingestSpans: async (s) => void batches.push(s.length) },
+      dropped: counter(),
+      logger,
+      maxBufferedSpans: 1000,
+      flushIntervalMs: 60_000,
+      sliceSize: 4,
+    });
+    for (let i = 0; i < 10; i++) sink.emit(span(i));
+    const flushing = sink.flush();
+    // The first slice goes at once; the rest wait for later turns of the loop.
+    expect(batches).toEqual([4]);
+    await flushing;
+    expect(batches).toEqual([4, 4, 2]);
+    await sink.close();
+  });
+
   it("flush-waits-at-most-maxWaitMs-for-a-stuck-pipeline", async () => {
     const sink = createPipelineSink({
       pipeline: { ingestSpans: () => new Promise<void>(() => {}) },

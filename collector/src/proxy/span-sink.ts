@@ -77,6 +77,8 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
   let closed = false;
   let inflight = 0;
   const idle: Array<() => void> = [];
+  /** Told when a drain has handed its last slice over. */
+  const drained: Array<() => void> = [];
   /** Batches handed to the pipeline and not yet in the batch writer. */
   const handedOver = new Set<Promise<void>>();
 
@@ -132,6 +134,7 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
       return;
     }
     draining = false;
+    for (const f of drained.splice(0)) f();
     if (inflight === 0) for (const f of idle.splice(0)) f();
   };
 
@@ -160,17 +163,19 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
     },
     async flush(maxWaitMs = 1000) {
       // Only what was emitted before this call: spans that keep arriving under load must not
-      // hold the read forever.
-      handOverAll();
-      if (handedOver.size === 0) return;
+      // hold the read forever. The queue goes over a slice per turn of the loop, as always, so
+      // a read never stalls the proxy's requests (inline processing normalizes on this thread).
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        startDrain();
+      }
       let timeout: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(handedOver),
-        new Promise<void>((resolve) => {
-          timeout = setTimeout(resolve, maxWaitMs);
-          timeout.unref();
-        }),
-      ]);
+      const expired = new Promise<void>((resolve) => {
+        timeout = setTimeout(resolve, maxWaitMs);
+        timeout.unref();
+      });
+      const handed = draining ? new Promise<void>((resolve) => drained.push(resolve)) : Promise.resolve();
+      await Promise.race([handed.then(() => Promise.all(handedOver)), expired]);
       clearTimeout(timeout);
     },
   };
