@@ -28,8 +28,10 @@ function literal(v: unknown): string {
   return `'${String(v).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
-/** `k = v, ...` for the settings to scope, or "" when none. `default_format` stays with the caller. */
-/** `k = v, ...` for a SETTINGS clause (HTTP-only settings left out); "" when none apply. */
+/**
+ * `k = v, ...` for a SETTINGS clause, or "" when none apply. HTTP-only settings and
+ * `default_format` stay with the caller.
+ */
 export function settingsClause(settings: Settings): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(settings)) {
