@@ -98,10 +98,6 @@ export class FastHistogram extends FastMetric {
     this.#buckets = [...buckets].sort((a, b) => a - b);
   }
 
-  observe(key: string, values: readonly string[], value: number): void {
-    this.observeSlot(this.slot(key, values), value);
-  }
-
   /** The series named by `key`, created empty when new (see FastCounter.slot). */
   slot(key: string, values: readonly string[]): HistogramSlot {
     let slot = this.#slots.get(key);
