@@ -75,12 +75,12 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
   let timer: NodeJS.Timeout | undefined;
   let draining = false;
   let closed = false;
-  let inflight = 0;
+  /** Batches handed to the pipeline and not yet in the batch writer. */
+  const handedOver = new Set<Promise<void>>();
+  /** Told when nothing is queued, draining or handed over. */
   const idle: Array<() => void> = [];
   /** Told when a drain has handed its last slice over. */
   const drained: Array<() => void> = [];
-  /** Batches handed to the pipeline and not yet in the batch writer. */
-  const handedOver = new Set<Promise<void>>();
 
   const ingest = (batch: DecodedSpan[]): void => {
     try {
@@ -90,7 +90,6 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
       dropped.inc(batch.length);
       return;
     }
-    inflight++;
     let p: Promise<void>;
     try {
       p = pipeline.ingestSpans(batch, { wait: false });
@@ -104,8 +103,7 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
       })
       .finally(() => {
         handedOver.delete(settled);
-        inflight--;
-        if (inflight === 0 && !draining) for (const f of idle.splice(0)) f();
+        if (handedOver.size === 0 && !draining) for (const f of idle.splice(0)) f();
       });
     handedOver.add(settled);
   };
@@ -135,7 +133,7 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
     }
     draining = false;
     for (const f of drained.splice(0)) f();
-    if (inflight === 0) for (const f of idle.splice(0)) f();
+    if (handedOver.size === 0) for (const f of idle.splice(0)) f();
   };
 
   const startDrain = (): void => {
@@ -159,7 +157,7 @@ export function createPipelineSink(opts: PipelineSinkOptions): PipelineSink {
       closed = true;
       // Whatever is queued goes to the pipeline now, in one go: the process is stopping.
       handOverAll();
-      if (inflight > 0 || draining) await new Promise<void>((resolve) => idle.push(resolve));
+      if (handedOver.size > 0 || draining) await new Promise<void>((resolve) => idle.push(resolve));
     },
     async flush(maxWaitMs = 1000) {
       // Only what was emitted before this call: spans that keep arriving under load must not
