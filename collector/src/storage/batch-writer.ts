@@ -262,7 +262,7 @@ export class BatchWriter {
   /** Inserts the rows of `pieces` (row text, in order). */
   async #insert(table: string, token: string, layout: string, pieces: readonly string[], rows: number): Promise<void> {
     const started = performance.now();
-    const head = insertHead(this.#o.database, table, layout, pieces[0] ?? "", {
+    const head = insertHead(this.#o.database, table, layout, {
       insert_deduplication_token: token,
       insert_deduplicate: 1,
       // Batches are thousands of rows: parsing them on one thread costs less CPU than

@@ -7,8 +7,8 @@
  * 1.6 KB a span instead of 2.4 KB, and about a fifth less of the engine's CPU per insert).
  *
  * A batch written to the ingest log or the spool keeps the column list it was encoded with, so
- * a later version with other columns still inserts it right. Text whose lines are objects
- * (written by versions before this format) is inserted as JSONEachRow.
+ * a later version with other columns still inserts it right. A batch with no column list
+ * (written by versions before this format) is JSONEachRow.
  */
 import { settingsClause } from "./query-scoped-settings.js";
 import type { LlmCallRow, ScoreRow, SpanRow } from "./rows.js";
@@ -177,20 +177,18 @@ export function encodeRows(table: string, rows: readonly unknown[]): string {
 }
 
 /**
- * The head of the INSERT for rows in `layout` (see tableLayout), settings included, ending in the
- * newline the rows follow. `sample` is the start of the rows: text that holds objects is
- * JSONEachRow whatever the layout says (a batch left on disk by a version that wrote objects).
+ * The head of the INSERT for rows in `layout` (see tableLayout; "" is JSONEachRow), settings
+ * included, ending in the newline the rows follow.
  */
 export function insertHead(
   database: string,
   table: string,
   layout: string,
-  sample: string,
   settings: Record<string, string | number>,
 ): string {
   const clause = settingsClause(settings);
   const with_ = clause === "" ? "" : ` SETTINGS ${clause}`;
-  if (layout === "" || sample.startsWith("{")) return `INSERT INTO ${database}.${table}${with_} FORMAT JSONEachRow\n`;
+  if (layout === "") return `INSERT INTO ${database}.${table}${with_} FORMAT JSONEachRow\n`;
   return `INSERT INTO ${database}.${table} (${layout})${with_} FORMAT JSONCompactEachRow\n`;
 }
 
