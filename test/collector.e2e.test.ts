@@ -33,7 +33,8 @@ async function callsOfTrace(traceId: string): Promise<Row[]> {
   return (res.json() as { calls: Row[] }).calls;
 }
 
-const T0 = Date.UTC(2026, 10, 1, 12, 0, 0); // 2026-11-01T12:00:00Z
+// Yesterday noon (UTC): inside the default content retention, which blanks older content on insert.
+const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000 + 12 * 3_600_000;
 
 describe("OTLP from the official OpenTelemetry JS exporters", () => {
   it("latest GenAI convention over OTLP/JSON becomes one exact, priced llm_calls row", async () => {
@@ -96,7 +97,7 @@ describe("OTLP from the official OpenTelemetry JS exporters", () => {
       trace_id: traceId,
       span_id: span.spanContext().spanId,
       parent_span_id: agent.spanContext().spanId,
-      timestamp: "2026-11-01T12:00:00.010000Z",
+      timestamp: new Date(T0 + 10).toISOString().replace(/Z$/, "000Z"),
       service: "support-bot",
       environment: "production",
       team: "payments",

@@ -22,6 +22,8 @@ afterAll(async () => {
 const TRACE = "5b8efff798038103d269b633813fc60c";
 const SPAN = "eee19b7ec3c1b174";
 const str = strAttr;
+// Yesterday noon (UTC): inside the default content retention, which blanks older content on insert.
+const T0_S = Math.floor(Date.now() / 86_400_000) * 86_400 - 86_400 + 12 * 3600;
 
 describe("content sent as OTLP log events", () => {
   it("content-events-on-v1-logs-fill-the-call-row-of-their-span", async () => {
@@ -33,8 +35,8 @@ describe("content sent as OTLP log events", () => {
           spanId: SPAN,
           name: "chat gpt-4o-mini",
           kind: 3,
-          startTimeUnixNano: "1793534400000000000",
-          endTimeUnixNano: "1793534400400000000",
+          startTimeUnixNano: `${T0_S}000000000`,
+          endTimeUnixNano: `${T0_S}400000000`,
           attributes: [
             str("gen_ai.operation.name", "chat"),
             str("gen_ai.provider.name", "openai"),
@@ -55,7 +57,7 @@ describe("content sent as OTLP log events", () => {
               scope: { name: "@opentelemetry/instrumentation-openai" },
               logRecords: [
                 {
-                  timeUnixNano: "1793534400001000000",
+                  timeUnixNano: `${T0_S}001000000`,
                   traceId: TRACE,
                   spanId: SPAN,
                   eventName: "gen_ai.user.message",
@@ -63,7 +65,7 @@ describe("content sent as OTLP log events", () => {
                   attributes: [str("gen_ai.system", "openai")],
                 },
                 {
-                  timeUnixNano: "1793534400390000000",
+                  timeUnixNano: `${T0_S}390000000`,
                   traceId: TRACE,
                   spanId: SPAN,
                   eventName: "gen_ai.choice",
