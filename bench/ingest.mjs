@@ -189,7 +189,7 @@ async function processingFloor(template) {
  */
 async function runStorageFloor(dir, total) {
   const { openStorage } = await import(new URL("storage/client.js", DIST).href);
-  const { migrate, MIGRATIONS } = await import(new URL("storage/migrations.js", DIST).href);
+  const { insertTable, migrate, MIGRATIONS } = await import(new URL("storage/migrations.js", DIST).href);
   const { FINOPS_MIGRATIONS } = await import(new URL("finops/schema.js", DIST).href);
   const { BatchWriter } = await import(new URL("storage/batch-writer.js", DIST).href);
   const { Spool } = await import(new URL("storage/spool.js", DIST).href);
@@ -229,6 +229,7 @@ async function runStorageFloor(dir, total) {
     client: storage.client,
     database: storage.database,
     spool: new Spool(join(dir, "..", "spool")),
+    insertTable: (table) => insertTable(config.storage.cluster, table),
     maxRows: ingest.batchMaxRows,
     maxDelayMs: ingest.batchMaxDelayMs,
     maxQueueRows: ingest.maxQueueRows,

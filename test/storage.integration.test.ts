@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCollectorMetrics } from "../collector/src/metrics/collector-metrics.js";
 import { BatchWriter, type BatchWriterOptions } from "../collector/src/storage/batch-writer.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
-import { migrate } from "../collector/src/storage/migrations.js";
+import { insertTable, migrate } from "../collector/src/storage/migrations.js";
 import {
   CALL_CONTENT_COLUMNS,
   encodeRows,
@@ -15,7 +15,7 @@ import {
 } from "../collector/src/storage/row-format.js";
 import type { ScoreRow } from "../collector/src/storage/rows.js";
 import { Spool } from "../collector/src/storage/spool.js";
-import { scoreRow } from "../collector/src/storage/test-row.js";
+import { llmCallRow, scoreRow } from "../collector/src/storage/test-row.js";
 import { embeddedStorage, tempDir } from "./helpers/embedded.js";
 
 let storage: StorageClient;
@@ -206,6 +206,54 @@ describe("batch writer", () => {
       expect([...columns].sort(), table).toEqual(inTable);
       expect(tableLayout(table)).toBe(columns.join(","));
     }
+  });
+
+  it("staging-tables-take-the-writer's-columns-in-order-with-LowCardinality-unwrapped", async () => {
+    for (const [table, columns] of [
+      ["llm_calls", LLM_CALLS_COLUMNS],
+      ["spans", SPANS_COLUMNS],
+    ] as const) {
+      const typesOf = async (t: string) => {
+        const rs = await storage.client.query({
+          query: `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position`,
+          query_params: { db, t },
+          format: "JSONEachRow",
+        });
+        return rs.json<{ name: string; type: string }>();
+      };
+      const staged = await typesOf(insertTable(undefined, table));
+      expect(staged.map((c) => c.name)).toEqual([...columns]);
+      const target = new Map((await typesOf(table)).map((c) => [c.name, c.type]));
+      for (const c of staged) {
+        expect(c.type, `${table}.${c.name}`).toBe(target.get(c.name)?.replace(/LowCardinality\(([^()]*)\)/g, "$1"));
+      }
+    }
+  });
+
+  it("rows-written-through-staging-land-once-per-token-with-the-table's-own-types", async () => {
+    const writer = testWriter({ insertTable: (t) => insertTable(undefined, t) });
+    const row = llmCallRow({ trace_id: "5a".repeat(16), span_id: "5b".repeat(8), team: "staging", tags: { k: "v" } });
+    await writer.write("llm_calls", [row, { ...row, span_id: "5c".repeat(8) }]);
+    const rs = await storage.client.query({
+      query: `SELECT count() AS n, any(toTypeName(team)) AS type, any(tags['k']) AS tag FROM ${db}.llm_calls WHERE team = 'staging'`,
+      format: "JSONEachRow",
+    });
+    expect(await rs.json()).toEqual([{ n: 2, type: "LowCardinality(String)", tag: "v" }]);
+    // A batch replayed under its token (as from the spool or the ingest log) is dropped as a repeat.
+    const spool = new Spool(tempDir("tm-spool-"));
+    const body = encodeRows("llm_calls", [{ ...row, span_id: "5d".repeat(8) }]);
+    await spool.append("llm_calls", "staged-token-1", 1, tableLayout("llm_calls"), body);
+    await spool.append("llm_calls", "staged-token-1", 1, tableLayout("llm_calls"), body);
+    const replaying = testWriter({ spool, insertTable: (t) => insertTable(undefined, t) });
+    await replaying.start();
+    expect(spool.size).toBe(0);
+    const after = await storage.client.query({
+      query: `SELECT count() AS n FROM ${db}.llm_calls WHERE team = 'staging'`,
+      format: "JSONEachRow",
+    });
+    expect(await after.json()).toEqual([{ n: 3 }]);
+    await writer.close();
+    await replaying.close();
   });
 
   it("admit() answers backpressure with a coded 429 when the queue is full", async () => {

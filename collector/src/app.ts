@@ -24,7 +24,7 @@ import { deprioritizeEngineThreads } from "./runtime/thread-priority.js";
 import { BatchWriter } from "./storage/batch-writer.js";
 import type { StorageClient } from "./storage/client.js";
 import { IngestLog } from "./storage/ingest-log.js";
-import { MIGRATIONS, migrate } from "./storage/migrations.js";
+import { insertTable, MIGRATIONS, migrate } from "./storage/migrations.js";
 import { Spool } from "./storage/spool.js";
 
 export interface CollectorDeps {
@@ -83,6 +83,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     ...(config.ingest.ackAfter === "log"
       ? { log: new IngestLog(join(config.ingest.spoolDir, "log"), { fsync: config.ingest.logFsync }) }
       : {}),
+    insertTable: (table) => insertTable(config.storage.cluster, table),
     maxRows: config.ingest.batchMaxRows,
     maxDelayMs: config.ingest.batchMaxDelayMs,
     maxQueueRows: config.ingest.maxQueueRows,

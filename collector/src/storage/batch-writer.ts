@@ -24,6 +24,8 @@ export interface BatchWriterOptions {
    * are cut by size and age alone (large inserts). Without one, callers wait for the insert.
    */
   log?: IngestLog;
+  /** The table a batch for a table is inserted into (see migrations.ts: insertTable); the table itself by default. */
+  insertTable?: (table: string) => string;
   maxRows: number;
   maxDelayMs: number;
   maxQueueRows: number;
@@ -54,9 +56,10 @@ interface Pending {
  * `write()` resolves when the rows are durable: that is when ingest may answer 200.
  */
 export class BatchWriter {
-  readonly #o: Required<Omit<BatchWriterOptions, "metrics" | "logger" | "log">> &
+  readonly #o: Required<Omit<BatchWriterOptions, "metrics" | "logger" | "log" | "insertTable">> &
     Pick<BatchWriterOptions, "metrics" | "logger">;
   readonly #log: IngestLog | undefined;
+  readonly #insertTable: (table: string) => string;
   readonly #pending = new Map<string, Pending>();
   #queued = 0;
   /** Callers waiting on pending (not yet cut) rows. */
@@ -75,6 +78,7 @@ export class BatchWriter {
   constructor(options: BatchWriterOptions) {
     this.#o = { retryMinMs: 250, retryMaxMs: 10_000, ...options };
     this.#log = options.log;
+    this.#insertTable = options.insertTable ?? ((table) => table);
     this.#retryMs = this.#o.retryMinMs;
   }
 
@@ -262,7 +266,7 @@ export class BatchWriter {
   /** Inserts the rows of `pieces` (row text, in order). */
   async #insert(table: string, token: string, layout: string, pieces: readonly string[], rows: number): Promise<void> {
     const started = performance.now();
-    const head = insertHead(this.#o.database, table, layout, {
+    const head = insertHead(this.#o.database, this.#insertTable(table), layout, {
       insert_deduplication_token: token,
       insert_deduplicate: 1,
       // Batches are thousands of rows: parsing them on one thread costs less CPU than

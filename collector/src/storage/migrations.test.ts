@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderSchema } from "./migrations.js";
+import { insertTable, renderSchema } from "./migrations.js";
 
 const single = { database: "tokenmeter", contentRetentionDays: 30, retentionDays: 0 };
 
@@ -14,6 +14,27 @@ describe("schema rendering", () => {
     expect(ddl).toContain("input String CODEC(ZSTD(3)) TTL toDateTime(timestamp) + toIntervalDay(30)");
     expect(ddl).toContain("team LowCardinality(String)");
     expect(ddl).toContain("cost_usd Nullable(Decimal(18, 9))");
+  });
+
+  it("single-node inserts go through Null staging tables that feed the tables by a view", () => {
+    const ddl = renderSchema(single).join("\n");
+    expect(ddl).toContain(
+      "CREATE TABLE IF NOT EXISTS tokenmeter.llm_calls_ingest (\n  timestamp DateTime64(6, 'UTC'),",
+    );
+    expect(ddl).toContain("  team String,\n");
+    expect(ddl).toContain("  tags Map(String, String)\n) ENGINE = Null");
+    expect(ddl).toContain(
+      "CREATE MATERIALIZED VIEW IF NOT EXISTS tokenmeter.llm_calls_ingest_mv TO tokenmeter.llm_calls AS",
+    );
+    expect(ddl).toContain("CREATE MATERIALIZED VIEW IF NOT EXISTS tokenmeter.spans_ingest_mv TO tokenmeter.spans AS");
+    expect(insertTable(undefined, "llm_calls")).toBe("llm_calls_ingest");
+    expect(insertTable(undefined, "scores")).toBe("scores");
+  });
+
+  it("a cluster has no staging: inserts go to the Distributed tables", () => {
+    const ddl = renderSchema({ ...single, cluster: "prod" }).join("\n");
+    expect(ddl).not.toContain("_ingest");
+    expect(insertTable("prod", "llm_calls")).toBe("llm_calls");
   });
 
   it("content retention 0 keeps content forever and row retention renders a table TTL", () => {
