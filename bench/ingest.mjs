@@ -199,7 +199,7 @@ async function runStorageFloor(dir, total) {
     ...MIGRATIONS,
     ...FINOPS_MIGRATIONS,
   ]);
-  // One writer cycle of rows; every cycle reuses it with the trace ids' first hex digits changed.
+  // One writer cycle of rows; every cycle reuses it with the ids' first hex digits changed.
   const template = buildTemplate();
   const perCycle = Math.max(1, Math.floor(config.ingest.batchMaxRows / BATCH));
   const tables = { spans: { text: "", rows: 0 }, llm_calls: { text: "", rows: 0 }, scores: { text: "", rows: 0 } };
@@ -217,9 +217,9 @@ async function runStorageFloor(dir, total) {
   // merges the inserts cause.
   const batches = [];
   for (let c = 1; c <= cycles; c++) {
-    const prefix = `"trace_id":"${c.toString(16).padStart(6, "0")}`;
+    const prefix = `\t${c.toString(16).padStart(6, "0")}`;
     for (const [table, { text, rows }] of Object.entries(tables)) {
-      if (rows > 0) batches.push([table, text.replaceAll('"trace_id":"000000', prefix), rows]);
+      if (rows > 0) batches.push([table, text.replaceAll("\t000000", prefix), rows]);
     }
   }
   // The collector's own batch writer inserts them (without the ingest log, a write resolves once

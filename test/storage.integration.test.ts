@@ -204,7 +204,7 @@ describe("batch writer", () => {
       });
       const inTable = (await rs.json<{ name: string }>()).map((r) => r.name);
       expect([...columns].sort(), table).toEqual(inTable);
-      expect(tableLayout(table)).toBe(columns.join(","));
+      expect(tableLayout(table)).toBe(`tsv:${columns.join(",")}`);
     }
   });
 
@@ -254,6 +254,60 @@ describe("batch writer", () => {
     expect(await after.json()).toEqual([{ n: 3 }]);
     await writer.close();
     await replaying.close();
+  });
+
+  it("values-that-TabSeparated-escapes-come-back-exactly-as-written", async () => {
+    const tricky = "tab\there, line\nbreak, cr\r, back\\slash, \\N, \\t literal, 'quote', \"json\" ünïcødé 😀";
+    const rows = [
+      llmCallRow({
+        timestamp: 0,
+        trace_id: "6a".repeat(16),
+        span_id: "6b".repeat(8),
+        team: "escapes",
+        input: tricky,
+        output: "\\N",
+        request_params: '{"stop":["\\n"]}',
+        cost_usd: null,
+        reported_cost_usd: "0.000000001",
+        duration_ms: 1.5e-7,
+        ttft_ms: null,
+        tags: { "k'ey\t": tricky, plain: "v" },
+      }),
+      llmCallRow({
+        timestamp: 946_684_800_123_456, // 2000-01-01, fewer than 16 digits of microseconds
+        trace_id: "6a".repeat(16),
+        span_id: "6c".repeat(8),
+        team: "escapes",
+        input: "",
+        output: "",
+        cost_usd: "12.5",
+        duration_ms: 1e21,
+        ttft_ms: 0,
+      }),
+    ];
+    const writer = testWriter({ insertTable: (t) => insertTable(undefined, t) });
+    await writer.write("llm_calls", rows);
+    await writer.close();
+    const rs = await storage.client.query({
+      query: `SELECT toUnixTimestamp64Micro(timestamp) AS timestamp, input, output, request_params, cost_usd, reported_cost_usd, duration_ms, ttft_ms, tags FROM ${db}.llm_calls WHERE team = 'escapes' ORDER BY span_id`,
+      format: "JSONEachRow",
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, output_format_json_quote_decimals: 1 },
+    });
+    const back = await rs.json<Record<string, unknown>>();
+    expect(back).toEqual(
+      rows.map((r) => ({
+        timestamp: r.timestamp,
+        input: r.input,
+        output: r.output,
+        request_params: r.request_params,
+        cost_usd:
+          r.cost_usd === null ? null : expect.stringMatching(new RegExp(`^${r.cost_usd.replace(".", "\\.")}0*$`)),
+        reported_cost_usd: r.reported_cost_usd,
+        duration_ms: r.duration_ms,
+        ttft_ms: r.ttft_ms,
+        tags: r.tags,
+      })),
+    );
   });
 
   it("admit() answers backpressure with a coded 429 when the queue is full", async () => {

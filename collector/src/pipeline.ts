@@ -13,7 +13,7 @@ import type { Logger } from "./logger.js";
 import type { CollectorMetrics } from "./metrics/collector-metrics.js";
 import type { DecodedSpan } from "./otlp/types.js";
 import type { BatchWriter } from "./storage/batch-writer.js";
-import { LLM_CALLS_COLUMNS, parseCompactLine } from "./storage/row-format.js";
+import { LLM_CALLS_COLUMNS, parseLine } from "./storage/row-format.js";
 
 export type { CallSummary, PipelineStages } from "./ingest/process-batch.js";
 export { telemetryScoreId } from "./ingest/process-batch.js";
@@ -154,14 +154,14 @@ function dropCounted(batch: ProcessedBatch, verdict: CrossBatchVerdict): void {
   const drop = new Set(verdict.drop);
   let content = "";
   for (const c of verdict.contentFor) {
-    const row = parseCompactLine(LLM_CALLS_COLUMNS, lines[c.index] ?? "[]");
+    const row = parseLine(LLM_CALLS_COLUMNS, lines[c.index] ?? "");
     content += callContentLine({
       timestamp: c.timestamp,
       trace_id: c.trace_id,
       span_id: c.span_id,
-      input: typeof row["input"] === "string" ? row["input"] : "",
-      output: typeof row["output"] === "string" ? row["output"] : "",
-      redacted: row["redacted"] === 1 ? 1 : 0,
+      input: row["input"] ?? "",
+      output: row["output"] ?? "",
+      redacted: row["redacted"] === "1" ? 1 : 0,
     });
   }
   let text = "";

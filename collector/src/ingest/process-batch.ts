@@ -10,7 +10,7 @@ import type { DecodedLogRecord, DecodedSpan } from "../otlp/types.js";
 import {
   CALL_CONTENT_COLUMNS,
   type CallContentRow,
-  compactLine,
+  encodeLine,
   LLM_CALLS_COLUMNS,
   SCORES_COLUMNS,
   SPANS_COLUMNS,
@@ -38,7 +38,7 @@ export interface PipelineStages {
   evaluate?: (row: LlmCallRow) => ScoreRow[];
 }
 
-/** Rows of one table as text in its layout (row-format.ts: one JSON array per line). */
+/** Rows of one table as text in its layout (row-format.ts: one TabSeparated line per row). */
 export interface TableChunk {
   text: string;
   rows: number;
@@ -175,11 +175,11 @@ const EMPTY: TableChunk = Object.freeze({ text: "", rows: 0 });
 
 /** One call_content row as a line of its layout. */
 export function callContentLine(row: CallContentRow): string {
-  return compactLine(CALL_CONTENT_COLUMNS, row);
+  return encodeLine(CALL_CONTENT_COLUMNS, row);
 }
 
 function scoreLine(row: ScoreRow): string {
-  return compactLine(SCORES_COLUMNS, row);
+  return encodeLine(SCORES_COLUMNS, row);
 }
 
 function redactRow(row: LlmCallRow, redact: Redactor): void {
@@ -251,7 +251,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         normalizeFailures++;
         continue;
       }
-      spansText += compactLine(SPANS_COLUMNS, n.spanRow);
+      spansText += encodeLine(SPANS_COLUMNS, n.spanRow);
       spanRows++;
       links.push(n.spanRow);
       if (n.call) pending.push(n.call);
@@ -273,7 +273,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
       }
       const row = stages.enrichCall(c);
       redactRow(row, stages.redact);
-      callsText += compactLine(LLM_CALLS_COLUMNS, row);
+      callsText += encodeLine(LLM_CALLS_COLUMNS, row);
       calls.push(summarize(row));
       if (stages.evaluate) {
         for (const s of stages.evaluate(row)) {

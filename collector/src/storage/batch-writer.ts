@@ -113,7 +113,7 @@ export class BatchWriter {
   }
 
   /**
-   * Queues rows already encoded in the table's layout (row-format.ts: encodeRows, compactLine),
+   * Queues rows already encoded in the table's layout (row-format.ts: encodeRows, encodeLine),
    * one row per line, newline-terminated.
    */
   writeText(table: string, text: string, rows: number): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * Row shapes of the ClickHouse tables, as written with JSONEachRow. Column names match the
- * DDL in migrations.ts and the contract in ARCHITECTURE.md.
+ * Row shapes of the ClickHouse tables, as the writer encodes them (row-format.ts). Column names
+ * match the DDL in migrations.ts and the contract in ARCHITECTURE.md.
  */
 
 export type CallSource = "sdk" | "proxy" | "otlp";
