@@ -14,10 +14,11 @@ const CARD = /(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)/g;
 const SECRET =
   /\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}|tm_[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})|(?<=\bBearer\s)[A-Za-z0-9._~+/-]{16,}=*/g;
 
-/** Substrings every SECRET match contains; when none is present the regex cannot match. */
-const SECRET_HINTS = ["sk-", "tm_", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AIza", "eyJ", "Bearer"];
-/** Anything any rule could match starts with one of these. */
-const ANY_CANDIDATE = /@|\d{3}|sk-|tm_|AKIA|gh[pousr]_|xox|AIza|eyJ|Bearer/;
+/**
+ * Substrings every SECRET match contains; when none is present the regex cannot match. One
+ * alternation scans the text once (a dozen `includes` calls cost three times as much).
+ */
+const SECRET_HINT = /sk-|tm_|AKIA|gh[pousr]_|xox|AIza|eyJ|Bearer/;
 /** Phone and card numbers need at least three digits in a row. */
 const HAS_DIGIT_RUN = /\d{3}/;
 
@@ -43,9 +44,14 @@ export function createRedactor(config: Config["redaction"]): Redactor {
   if (!config.enabled) return (text) => ({ text, redacted: false });
   const extra = config.patterns.map((p) => new RegExp(p, "g"));
   return (text: string) => {
-    // One scan decides the common case: no '@', no run of digits and no secret prefix means
-    // nothing below can match.
-    if (text.length === 0 || (extra.length === 0 && !ANY_CANDIDATE.test(text))) return { text, redacted: false };
+    // The common case ends here: no '@', no run of digits and no secret prefix means nothing
+    // below can match. Three simple scans cost less than one alternation of all of them.
+    if (
+      text.length === 0 ||
+      (extra.length === 0 && !text.includes("@") && !HAS_DIGIT_RUN.test(text) && !SECRET_HINT.test(text))
+    ) {
+      return { text, redacted: false };
+    }
     let out = text;
     let hit = false;
     const replace = (re: RegExp, label: string, check?: (m: string) => boolean) => {
@@ -59,7 +65,7 @@ export function createRedactor(config: Config["redaction"]): Redactor {
         return `[REDACTED_${label}]`;
       });
     };
-    if (config.secrets && SECRET_HINTS.some((h) => out.includes(h))) replace(SECRET, "SECRET");
+    if (config.secrets && SECRET_HINT.test(out)) replace(SECRET, "SECRET");
     if (config.emails && out.includes("@")) replace(EMAIL, "EMAIL");
     const digits = HAS_DIGIT_RUN.test(out);
     if (config.cardNumbers && digits) {
