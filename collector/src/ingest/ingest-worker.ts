@@ -2,6 +2,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Config } from "../config/schema.js";
 import { createDefaultStages } from "../default-stages.js";
 import { isTokenmeterError } from "../errors.js";
+import { packCalls } from "./call-summary-transfer.js";
 import { createBatchProcessor } from "./process-batch.js";
 import type { WorkerReply, WorkerTask } from "./worker-pool.js";
 
@@ -21,7 +22,7 @@ port.on("message", (task: WorkerTask) => {
         : task.kind === "traces"
           ? processor.traces(task.body, task.contentType, task.contentEncoding)
           : processor.logs(task.body, task.contentType, task.contentEncoding);
-    reply = { id: task.id, ok: true, batch };
+    reply = { id: task.id, ok: true, batch: { ...batch, calls: [] }, calls: packCalls(batch.calls) };
   } catch (err) {
     reply = isTokenmeterError(err)
       ? {

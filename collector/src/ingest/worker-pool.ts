@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.js";
 import { ERR_BACKPRESSURE, ERR_UNAVAILABLE, TokenmeterError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { DecodedSpan } from "../otlp/types.js";
+import { type PackedCalls, unpackCalls } from "./call-summary-transfer.js";
 import type { ProcessedBatch } from "./process-batch.js";
 
 /** A request for a worker: one OTLP body, or spans already decoded (the in-process proxy's). */
@@ -19,7 +20,7 @@ export type WorkerTask =
   | { id: number; kind: "spans"; spans: DecodedSpan[] };
 
 export type WorkerReply =
-  | { id: number; ok: true; batch: ProcessedBatch }
+  | { id: number; ok: true; batch: ProcessedBatch; calls: PackedCalls }
   | { id: number; ok: false; error: { code: string; statusCode: number; message: string; retryAfter?: number } };
 
 /** How many ingest workers to run: the configured count, or one per core beyond the first. */
@@ -44,7 +45,7 @@ interface Slot {
 }
 
 /**
- * Worker threads for the CPU part of ingest (decode to JSONEachRow text). Request bodies are
+ * Worker threads for the CPU part of ingest (request body to row text). Request bodies are
  * transferred, not copied; replies carry text and small call summaries. A worker that dies is
  * replaced and its in-flight requests fail with a coded 503 (the sender retries).
  */
@@ -79,8 +80,10 @@ export class IngestWorkerPool {
       if (!p) return;
       this.#pending.delete(reply.id);
       p.slot.inflight--;
-      if (reply.ok) p.resolve(reply.batch);
-      else {
+      if (reply.ok) {
+        reply.batch.calls = unpackCalls(reply.calls);
+        p.resolve(reply.batch);
+      } else {
         const e = reply.error;
         p.reject(
           new TokenmeterError(
