@@ -140,6 +140,26 @@ describe("bad OTLP input", () => {
     expect(metrics.body).toMatch(/tokenmeter_spans_rejected_total\{signal="traces",reason="invalid_span"\} [1-9]/);
   });
 
+  it("absurd-numbers-are-clamped-to-their-columns-and-nothing-waits-behind-them", async () => {
+    // Values no column can hold: a batch the engine refused would be retried, holding up every
+    // batch behind it.
+    const absurd = jsonSpan({ kind: 300 }, [
+      { key: "gen_ai.usage.input_tokens", value: { doubleValue: 1e300 } },
+      { key: "gen_ai.usage.cache_read.input_tokens", value: { doubleValue: -1e300 } },
+      { key: "http.response.status_code", value: { intValue: "-3" } },
+      { key: "gen_ai.usage.cost", value: { doubleValue: 1e300 } },
+    ]);
+    const good = jsonSpan();
+    const res = await post(JSON.stringify(jsonRequest([absurd, good])), { "content-type": "application/json" });
+    expect(res.statusCode).toBe(200);
+    const read = await collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${absurd.traceId}` });
+    const [call] = (read.json() as { calls: Array<Record<string, unknown>> }).calls;
+    expect(call).toMatchObject({ http_status: 0, cost_usd: null, reported_cost_usd: null });
+    expect(Number(call?.["input_tokens"])).toBe(Number.MAX_SAFE_INTEGER);
+    expect(await callCount(good.traceId)).toBe(1);
+    await stillServing();
+  });
+
   it("a 10 MB attribute is truncated and the span kept", async () => {
     const { dir, storage } = await embeddedStorage();
     // A collector whose body limit admits the 10 MB attribute; the attribute cap truncates it.

@@ -7,11 +7,14 @@ import type { StorageClient } from "../collector/src/storage/client.js";
 import { insertTable, migrate } from "../collector/src/storage/migrations.js";
 import {
   CALL_CONTENT_COLUMNS,
+  DECIMAL_COLUMNS,
   encodeRows,
   LLM_CALLS_COLUMNS,
   SCORES_COLUMNS,
   SPANS_COLUMNS,
+  TIME_COLUMNS,
   tableLayout,
+  UINT_COLUMNS,
 } from "../collector/src/storage/row-format.js";
 import type { ScoreRow } from "../collector/src/storage/rows.js";
 import { Spool } from "../collector/src/storage/spool.js";
@@ -260,7 +263,8 @@ describe("batch writer", () => {
     const tricky = "tab\there, line\nbreak, cr\r, back\\slash, \\N, \\t literal, 'quote', \"json\" ünïcødé 😀";
     const rows = [
       llmCallRow({
-        timestamp: 0,
+        // Recent: content older than the content retention is blanked on insert.
+        timestamp: Math.floor(Date.now() / 1000) * 1_000_000,
         trace_id: "6a".repeat(16),
         span_id: "6b".repeat(8),
         team: "escapes",
@@ -274,7 +278,7 @@ describe("batch writer", () => {
         tags: { "k'ey\t": tricky, plain: "v" },
       }),
       llmCallRow({
-        timestamp: 946_684_800_123_456, // 2000-01-01, fewer than 16 digits of microseconds
+        timestamp: 0, // fewer than 16 digits of microseconds
         trace_id: "6a".repeat(16),
         span_id: "6c".repeat(8),
         team: "escapes",
@@ -308,6 +312,73 @@ describe("batch writer", () => {
         tags: r.tags,
       })),
     );
+  });
+
+  it("numbers-out-of-their-column's-range-are-clamped-so-the-batch-still-inserts", async () => {
+    const hostile = llmCallRow({
+      timestamp: 1_790_000_000_000_000,
+      trace_id: "7a".repeat(16),
+      span_id: "7b".repeat(8),
+      team: "hostile",
+      input_tokens: 1e300,
+      output_tokens: -5,
+      cache_read_tokens: 1.5,
+      reasoning_tokens: Number.NaN,
+      http_status: 70_000,
+      tokens_estimated: Number.POSITIVE_INFINITY,
+      cost_usd: "12345678901.5",
+      reported_cost_usd: "-0.25",
+      duration_ms: Number.NaN,
+      ttft_ms: Number.POSITIVE_INFINITY,
+    });
+    const fine = llmCallRow({ ...hostile, span_id: "7c".repeat(8), input_tokens: 7, cost_usd: "0.5" });
+    const writer = testWriter({ insertTable: (t) => insertTable(undefined, t) });
+    await writer.write("llm_calls", [hostile, fine]);
+    await writer.close();
+    expect(writer.degraded).toBe(false);
+    const rs = await storage.client.query({
+      query: `SELECT input_tokens, output_tokens, cache_read_tokens, reasoning_tokens, http_status, tokens_estimated, cost_usd, reported_cost_usd, duration_ms, ttft_ms FROM ${db}.llm_calls WHERE team = 'hostile' ORDER BY span_id`,
+      format: "JSONEachRow",
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, output_format_json_quote_decimals: 1 },
+    });
+    expect(await rs.json()).toEqual([
+      {
+        input_tokens: Number.MAX_SAFE_INTEGER,
+        output_tokens: 0,
+        cache_read_tokens: 1,
+        reasoning_tokens: 0,
+        http_status: 65_535,
+        tokens_estimated: 255,
+        cost_usd: null,
+        reported_cost_usd: "-0.25",
+        duration_ms: 0,
+        ttft_ms: null,
+      },
+      expect.objectContaining({ input_tokens: 7, cost_usd: "0.5" }),
+    ]);
+  });
+
+  it("the encoder's column kinds match the tables' types", async () => {
+    for (const [table, columns] of [
+      ["llm_calls", LLM_CALLS_COLUMNS],
+      ["spans", SPANS_COLUMNS],
+      ["scores", SCORES_COLUMNS],
+      ["call_content", CALL_CONTENT_COLUMNS],
+    ] as const) {
+      const rs = await storage.client.query({
+        query: `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {table:String}`,
+        query_params: { db, table },
+        format: "JSONEachRow",
+      });
+      const types = new Map((await rs.json<{ name: string; type: string }>()).map((c) => [c.name, c.type]));
+      const max = { UInt8: 255, UInt16: 65_535, UInt64: Number.MAX_SAFE_INTEGER } as Record<string, number>;
+      for (const c of columns as readonly string[]) {
+        const type = types.get(c) ?? "";
+        expect(TIME_COLUMNS.has(c), `${table}.${c} ${type}`).toBe(type.startsWith("DateTime64(6"));
+        expect(DECIMAL_COLUMNS.has(c), `${table}.${c} ${type}`).toBe(type.includes("Decimal(18, 9)"));
+        expect(UINT_COLUMNS.get(c), `${table}.${c} ${type}`).toBe(max[type]);
+      }
+    }
   });
 
   it("admit() answers backpressure with a coded 429 when the queue is full", async () => {

@@ -183,7 +183,8 @@ function mapText(map: object): string {
 /** One value as a TabSeparated field. */
 function field(v: unknown): string {
   if (typeof v === "string") return needsEscape(v) ? v.replace(ESCAPED_ALL, escapeChar) : v;
-  if (typeof v === "number") return String(v);
+  // Not finite: NULL, which a non-Nullable column reads as its default (as JSON's null did).
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "\\N";
   if (v === null || v === undefined) return "\\N";
   if (typeof v === "boolean") return v ? "1" : "0";
   if (typeof v === "object") return mapText(v);
@@ -206,6 +207,43 @@ function timeField(us: unknown): string {
 /** The columns of the lists above that are DateTime64(6): written by timeField. */
 export const TIME_COLUMNS: ReadonlySet<string> = new Set(["timestamp", "end_timestamp"]);
 
+/**
+ * The unsigned integer columns of the lists above, with the largest value each takes (UInt64
+ * columns: the largest integer a double holds exactly). A value the engine cannot parse into
+ * its column would fail the whole batch, and a batch that fails is retried, so every row behind
+ * it would wait: such values are clamped here instead (negative, fractional, non-finite or too
+ * large, as a sender's bug or a hostile span can make them).
+ */
+export const UINT_COLUMNS: ReadonlyMap<string, number> = new Map([
+  ...["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"].map(
+    (c) => [c, Number.MAX_SAFE_INTEGER] as const,
+  ),
+  ["http_status", 65_535],
+  ...["tokens_estimated", "priced", "streamed", "redacted", "cache_hit", "kind", "status_code", "is_llm_call"].map(
+    (c) => [c, 255] as const,
+  ),
+]);
+
+/** The Nullable(Decimal(18, 9)) columns of the lists above: written by decimalField. */
+export const DECIMAL_COLUMNS: ReadonlySet<string> = new Set(["cost_usd", "reported_cost_usd"]);
+
+function uintField(v: unknown, max: number): string {
+  if (typeof v === "number" && v >= 0 && v <= max && Number.isInteger(v)) return String(v);
+  const n = Number(v);
+  if (!(n > 0)) return "0";
+  return String(n >= max ? max : Math.trunc(n));
+}
+
+/** A decimal within Decimal(18, 9): at most 9 digits before the point. */
+const DECIMAL_18_9 = /^-?\d{1,9}(?:\.\d+)?$/;
+
+/** A decimal column's value, or NULL when it is out of the column's range (unknown, never wrong). */
+function decimalField(v: unknown): string {
+  if (typeof v === "string" && DECIMAL_18_9.test(v)) return v;
+  if (typeof v === "number" && Number.isFinite(v) && Math.abs(v) < 1e9) return v.toFixed(9);
+  return "\\N";
+}
+
 type LineEncoder = (row: unknown) => string;
 
 /**
@@ -221,10 +259,17 @@ function encoderFor(columns: readonly string[]): LineEncoder {
   if (encode === undefined) {
     // The names are this module's constants; checked anyway, since they become code.
     for (const c of columns) if (!/^[a-z_][a-z0-9_]*$/.test(c)) throw new Error(`invalid column name ${c}`);
-    const fields = columns.map((c) => (TIME_COLUMNS.has(c) ? `t(r.${c})` : `f(r.${c})`));
-    encode = new Function("f", "t", `return (r) => ${fields.join(' + "\\t" + ')} + "\\n";`)(
+    const fields = columns.map((c) => {
+      if (TIME_COLUMNS.has(c)) return `t(r.${c})`;
+      if (DECIMAL_COLUMNS.has(c)) return `d(r.${c})`;
+      const max = UINT_COLUMNS.get(c);
+      return max === undefined ? `f(r.${c})` : `u(r.${c}, ${max})`;
+    });
+    encode = new Function("f", "t", "u", "d", `return (r) => ${fields.join(' + "\\t" + ')} + "\\n";`)(
       field,
       timeField,
+      uintField,
+      decimalField,
     ) as LineEncoder;
     ENCODERS.set(columns, encode);
   }
