@@ -113,6 +113,12 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
       labelNames: ["table"],
       registers: [registry],
     }),
+    rowsRejected: new Counter({
+      name: "tokenmeter_rows_rejected_total",
+      help: "Rows of batches ClickHouse refused as invalid data, set aside in <spool dir>/rejected instead of retried.",
+      labelNames: ["table"],
+      registers: [registry],
+    }),
     queueRows: new Gauge({
       name: "tokenmeter_queue_rows",
       help: "Rows waiting in memory for a ClickHouse insert.",

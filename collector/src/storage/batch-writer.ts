@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { ERR_BACKPRESSURE, ERR_UNAVAILABLE } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import { isInvalidData } from "./client.js";
 import type { IngestLog, LogSegment } from "./ingest-log.js";
 import { encodeRows, insertHead, tableLayout } from "./row-format.js";
-import type { Spool, SpooledBatch } from "./spool.js";
+import { Spool, type SpooledBatch } from "./spool.js";
 
 /** The deduplication token of one table's batch cut from an ingest log segment. */
 function segmentToken(segmentId: string, table: string, part = 0): string {
@@ -71,6 +73,8 @@ export class BatchWriter {
   /** Tail of the chain of flushes: batches are written one at a time, in order. */
   #chain: Promise<void> = Promise.resolve();
   #storageDown = false;
+  /** Batches ClickHouse refused as invalid data (see #setAside); opened on first use. */
+  #rejected: Spool | undefined;
   #replayTimer: NodeJS.Timeout | undefined;
   #retryMs: number;
   #closed = false;
@@ -243,9 +247,12 @@ export class BatchWriter {
         try {
           await this.#insert(table, token, p.layout, p.chunks, n);
         } catch (err) {
-          this.#markDown(table, err);
-          await this.#spoolBatch(table, token, p.layout, p.chunks.join(""), n);
-          this.#scheduleReplay();
+          if (isInvalidData(err)) await this.#setAside(table, token, p.layout, p.chunks.join(""), n, err);
+          else {
+            this.#markDown(table, err);
+            await this.#spoolBatch(table, token, p.layout, p.chunks.join(""), n);
+            this.#scheduleReplay();
+          }
         }
       }
       for (const w of p.waiters) w.resolve();
@@ -291,6 +298,25 @@ export class BatchWriter {
     this.#updateSpoolGauges();
   }
 
+  /**
+   * Keeps a batch ClickHouse refused for its data in `<spool dir>/rejected` (same file format
+   * as the spool, so it can be fixed and moved back) instead of retrying it: a retry fails the
+   * same way, and every batch behind it would wait. Counted, and logged with the engine's
+   * message.
+   */
+  async #setAside(table: string, token: string, layout: string, text: string, rows: number, err: unknown) {
+    this.#rejected ??= new Spool(join(this.#o.spool.dir, "rejected"));
+    await this.#rejected.ready();
+    await this.#rejected.append(table, token, rows, layout, text);
+    const m = this.#o.metrics?.pipeline;
+    m?.insertErrors.inc({ table });
+    m?.rowsRejected.inc({ table }, rows);
+    this.#o.logger?.error(
+      { err: { message: (err as Error).message }, table, rows, dir: this.#rejected.dir },
+      "ClickHouse refused a batch as invalid data; set aside instead of retried",
+    );
+  }
+
   #markDown(table: string, err: unknown): void {
     this.#o.metrics?.pipeline.insertErrors.inc({ table });
     if (!this.#storageDown) {
@@ -322,6 +348,13 @@ export class BatchWriter {
       try {
         await this.#insert(batch.table, batch.token, batch.layout, [batch.body], batch.rows);
       } catch (err) {
+        if (isInvalidData(err)) {
+          await this.#setAside(batch.table, batch.token, batch.layout, batch.body, batch.rows, err);
+          await this.#o.spool.remove(batch);
+          this.#updateSpoolGauges();
+          batch = await this.#o.spool.peek();
+          continue;
+        }
         this.#markDown(batch.table, err);
         this.#retryMs = Math.min(this.#retryMs * 2, this.#o.retryMaxMs);
         this.#scheduleReplay();

@@ -31,6 +31,30 @@ function clickhouseCode(err: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * ClickHouse errors that mean the rows themselves are wrong (cannot be parsed into their
+ * columns): sending the same batch again fails the same way.
+ */
+const INVALID_DATA = new Set([
+  6, // CANNOT_PARSE_TEXT
+  26, // CANNOT_PARSE_QUOTED_STRING
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  38, // CANNOT_PARSE_DATE
+  41, // CANNOT_PARSE_DATETIME
+  53, // TYPE_MISMATCH
+  69, // ARGUMENT_OUT_OF_BOUND
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  117, // INCORRECT_DATA
+  407, // DECIMAL_OVERFLOW
+]);
+
+/** True when ClickHouse refused an insert for its data, not for being unavailable. */
+export function isInvalidData(err: unknown): boolean {
+  const code = clickhouseCode(err);
+  return code !== undefined && INVALID_DATA.has(code);
+}
+
 /** True when the error is the embedded engine refusing a data directory another process holds. */
 export function isDataDirLocked(err: unknown): boolean {
   return clickhouseCode(err) === CANNOT_LOCK_FILE;
