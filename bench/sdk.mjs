@@ -138,14 +138,25 @@ async function timeCall(client) {
   return Number(t1 - t0) / 1000; // µs
 }
 
+/**
+ * Events per second over the whole stream (request to end of iteration), and between the first
+ * and the last event: that window leaves out what each call pays once (request, span start,
+ * first event; span end after the last), so it shows the cost per event alone.
+ */
 async function timeStream(client) {
   const t0 = process.hrtime.bigint();
   const stream = await client.chat.completions.create(streamRequest);
   let events = 0;
-  for await (const _chunk of stream) events++;
+  let tFirst = t0;
+  let tLast = t0;
+  for await (const _chunk of stream) {
+    if (events === 0) tFirst = process.hrtime.bigint();
+    else if (events === STREAM_EVENTS - 1) tLast = process.hrtime.bigint();
+    events++;
+  }
   const t1 = process.hrtime.bigint();
   if (events !== STREAM_EVENTS) throw new Error(`expected ${STREAM_EVENTS} events, got ${events}`);
-  return events / (Number(t1 - t0) / 1e9); // events per second
+  return { whole: events / (Number(t1 - t0) / 1e9), between: (events - 2) / (Number(tLast - tFirst) / 1e9) };
 }
 
 /** Runs `measure` on both clients `n` times, alternating which goes first. */
@@ -166,28 +177,42 @@ async function interleaved(n, measure) {
 
 /**
  * Streams on the three clients, the order rotating every round. Returns, per block of rounds,
- * the median events/s of each client, so ratios can be read block by block.
+ * the median events/s of each client, so ratios can be read block by block; `mid` holds the
+ * same between the first and the last event.
  */
 async function streamRounds(n, blocks) {
   const clients = [plain, control, observed];
   const per = Math.max(1, Math.floor(n / blocks));
   const byNumber = (x, y) => x - y;
   const perBlock = [];
+  const midPerBlock = [];
   const all = clients.map(() => []);
+  const allMid = clients.map(() => []);
   for (let b = 0; b < blocks; b++) {
     const samples = clients.map(() => []);
+    const mids = clients.map(() => []);
     for (let i = 0; i < per; i++) {
       for (let k = 0; k < clients.length; k++) {
         const c = (i + k) % clients.length;
-        const eps = await timeStream(clients[c]);
-        samples[c].push(eps);
-        all[c].push(eps);
+        const { whole, between } = await timeStream(clients[c]);
+        samples[c].push(whole);
+        all[c].push(whole);
+        mids[c].push(between);
+        allMid[c].push(between);
       }
     }
     perBlock.push(samples.map((xs) => percentile(xs.sort(byNumber), 50)));
+    midPerBlock.push(mids.map((xs) => percentile(xs.sort(byNumber), 50)));
   }
   const [a, c, o] = all.map((xs) => xs.sort(byNumber));
-  return { perBlock, plain: a, control: c, observed: o };
+  const [ta, tc, to] = allMid.map((xs) => xs.sort(byNumber));
+  return {
+    perBlock,
+    plain: a,
+    control: c,
+    observed: o,
+    mid: { perBlock: midPerBlock, plain: ta, control: tc, observed: to },
+  };
 }
 
 await interleaved(WARMUP, timeCall);
@@ -205,10 +230,14 @@ const p99Added = p(calls.observed, 99) - p(calls.plain, 99);
 const streamRatio = p(streams.observed, 50) / p(streams.plain, 50);
 // Block by block: control/plain is the noise band, observed/plain the effect.
 const sortNum = (xs) => xs.sort((x, y) => x - y);
-const noise = sortNum(blocks.map(([a, c]) => c / a));
-const effect = sortNum(blocks.map(([a, , o]) => o / a));
-const effectMedian = percentile(effect, 50);
-const withinNoise = effectMedian >= noise[0] && effectMedian <= noise[noise.length - 1];
+function judge(perBlock) {
+  const noise = sortNum(perBlock.map(([a, c]) => c / a));
+  const effect = sortNum(perBlock.map(([a, , o]) => o / a));
+  const effectMedian = percentile(effect, 50);
+  const within = effectMedian >= noise[0] && effectMedian <= noise[noise.length - 1];
+  return `control/plain ${fmt(noise[0], 3)}..${fmt(noise[noise.length - 1], 3)}, observed/plain median ${fmt(effectMedian, 3)} (${fmt(effect[0], 3)}..${fmt(effect[effect.length - 1], 3)}): ${within ? "within" : "OUTSIDE"} the noise band`;
+}
+const mid = streams.mid;
 
 console.log(
   `node ${process.version}, openai ${OPENAI_VERSION}, in-memory fetch, sample rate ${SAMPLE_RATE}, content capture ${CAPTURE ? "on" : "off"}, async context tracking ${ASYNC_CONTEXT ? "on (SDK_BENCH_ASYNC_CONTEXT=1)" : "off (the SDK alone never turns it on)"}`,
@@ -222,8 +251,9 @@ console.log(`  plain      median ${fmt(p(streams.plain, 50))} events/s`);
 console.log(`  control    median ${fmt(p(streams.control, 50))} events/s   (a second plain client)`);
 console.log(`  observed   median ${fmt(p(streams.observed, 50))} events/s`);
 console.log(`  ratio      observed/plain ${fmt(streamRatio, 3)}   (target: 1 within noise)`);
+console.log(`  noise      ${BLOCKS} blocks of plain/control/observed rounds: ${judge(blocks)}`);
 console.log(
-  `  noise      ${BLOCKS} blocks of plain/control/observed rounds: control/plain ${fmt(noise[0], 3)}..${fmt(noise[noise.length - 1], 3)}, observed/plain median ${fmt(effectMedian, 3)} (${fmt(effect[0], 3)}..${fmt(effect[effect.length - 1], 3)}): ${withinNoise ? "within" : "OUTSIDE"} the noise band`,
+  `  per event  between the first and the last event (what each call pays once left out): plain ${fmt(p(mid.plain, 50))}, observed ${fmt(p(mid.observed, 50))} events/s; ${judge(mid.perBlock)}`,
 );
 
 if (medianAdded > 50) process.exitCode = 1;
