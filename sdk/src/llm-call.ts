@@ -57,6 +57,8 @@ export interface CallSetup {
   readonly content: ContentPolicy;
 }
 
+const CANCELLED: Readonly<Attributes> = Object.freeze({ [TOKENMETER_STATUS]: "cancelled" });
+
 /** Errors that mean "the caller stopped the call", which is a cancellation, not a failure. */
 const ABORT_ERROR_NAMES = new Set(["AbortError", "APIUserAbortError"]);
 
@@ -96,6 +98,12 @@ export class LlmCall implements LLMCallHandle {
   readonly #startedAt: number;
   #firstChunkAt: number | undefined;
   #ended = false;
+  /**
+   * Facts gathered during the call, written with one `setAttributes` when it ends: the SDK's
+   * span validates and copies each attribute on every write, so one pass costs less than a
+   * write per fact, and nothing reads them before the end (processors see them in `onEnd`).
+   */
+  #pending: Attributes | undefined;
 
   constructor(setup: CallSetup) {
     const name = setup.model === "" ? setup.operation : `${setup.operation} ${setup.model}`;
@@ -114,31 +122,35 @@ export class LlmCall implements LLMCallHandle {
     return this.#context;
   }
 
+  /** The attributes still to write, or undefined when the span does not record or has ended. */
+  #facts(): Attributes | undefined {
+    if (!this.recording || this.#ended) return undefined;
+    this.#pending ??= {};
+    return this.#pending;
+  }
+
   setAttribute(key: string, value: AttributeValue): void {
-    if (this.recording && !this.#ended) this.span.setAttribute(key, value);
+    const facts = this.#facts();
+    if (facts !== undefined) facts[key] = value;
   }
 
   setUsage(usage: TokenUsage): void {
-    if (!this.recording || this.#ended) return;
-    const s = this.span;
-    if (usage.inputTokens !== undefined) s.setAttribute(GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);
-    if (usage.outputTokens !== undefined) s.setAttribute(GEN_AI_USAGE_OUTPUT_TOKENS, usage.outputTokens);
-    if (usage.cacheReadTokens !== undefined)
-      s.setAttribute(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cacheReadTokens);
-    if (usage.cacheWriteTokens !== undefined) {
-      s.setAttribute(GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cacheWriteTokens);
-    }
-    if (usage.reasoningTokens !== undefined) {
-      s.setAttribute(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningTokens);
-    }
+    const facts = this.#facts();
+    if (facts === undefined) return;
+    if (usage.inputTokens !== undefined) facts[GEN_AI_USAGE_INPUT_TOKENS] = usage.inputTokens;
+    if (usage.outputTokens !== undefined) facts[GEN_AI_USAGE_OUTPUT_TOKENS] = usage.outputTokens;
+    if (usage.cacheReadTokens !== undefined) facts[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cacheReadTokens;
+    if (usage.cacheWriteTokens !== undefined) facts[GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = usage.cacheWriteTokens;
+    if (usage.reasoningTokens !== undefined) facts[GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoningTokens;
   }
 
   setResponse(response: { id?: string | undefined; model?: string | undefined; finishReasons?: string[] }): void {
-    if (!this.recording || this.#ended) return;
-    if (response.id) this.span.setAttribute(GEN_AI_RESPONSE_ID, response.id);
-    if (response.model) this.span.setAttribute(GEN_AI_RESPONSE_MODEL, response.model);
+    const facts = this.#facts();
+    if (facts === undefined) return;
+    if (response.id) facts[GEN_AI_RESPONSE_ID] = response.id;
+    if (response.model) facts[GEN_AI_RESPONSE_MODEL] = response.model;
     if (response.finishReasons !== undefined && response.finishReasons.length > 0) {
-      this.span.setAttribute(GEN_AI_RESPONSE_FINISH_REASONS, response.finishReasons);
+      facts[GEN_AI_RESPONSE_FINISH_REASONS] = response.finishReasons;
     }
   }
 
@@ -146,8 +158,10 @@ export class LlmCall implements LLMCallHandle {
     if (!this.capture || this.#ended) return;
     try {
       const { json, truncated } = serialize();
-      this.span.setAttribute(key, json);
-      if (truncated) this.span.setAttribute(TOKENMETER_CONTENT_TRUNCATED, true);
+      const facts = this.#facts();
+      if (facts === undefined) return;
+      facts[key] = json;
+      if (truncated) facts[TOKENMETER_CONTENT_TRUNCATED] = true;
     } catch (err) {
       // A failing redact hook or an unserializable value costs the content, never the call.
       reportFailure(`content capture (${key})`, err);
@@ -192,13 +206,20 @@ export class LlmCall implements LLMCallHandle {
     return this.span.spanContext();
   }
 
-  /** Marks the end; false when the call had already ended. */
-  #close(): boolean {
+  /**
+   * Marks the end and writes the gathered facts, plus `extra` (the outcome's own attributes);
+   * false when the call had already ended.
+   */
+  #close(extra?: Attributes): boolean {
     if (this.#ended) return false;
-    if (this.#firstChunkAt !== undefined && this.recording) {
-      this.span.setAttribute(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (this.#firstChunkAt - this.#startedAt) / 1000);
-    }
+    const facts = this.#facts();
     this.#ended = true;
+    if (facts === undefined) return true;
+    if (this.#firstChunkAt !== undefined) {
+      facts[GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (this.#firstChunkAt - this.#startedAt) / 1000;
+    }
+    if (extra !== undefined) Object.assign(facts, extra);
+    this.span.setAttributes(facts);
     return true;
   }
 
@@ -223,9 +244,7 @@ export class LlmCall implements LLMCallHandle {
   /** The caller stopped the call before it completed (break, abort): not an error. */
   cancel(): void {
     try {
-      if (!this.#close()) return;
-      this.span.setAttribute(TOKENMETER_STATUS, "cancelled");
-      this.#endSpan();
+      if (this.#close(CANCELLED)) this.#endSpan();
     } catch (err) {
       reportFailure("cancel", err);
     }
@@ -237,18 +256,20 @@ export class LlmCall implements LLMCallHandle {
       this.cancel();
       return;
     }
+    if (this.#ended) return;
     try {
-      if (!this.#close()) return;
-      const s = this.span;
-      s.setAttribute(ERROR_TYPE, errorType(err));
+      const failure: Attributes = { [ERROR_TYPE]: errorType(err) };
       const status = err !== null && typeof err === "object" ? (err as { status?: unknown }).status : undefined;
-      if (typeof status === "number") s.setAttribute(HTTP_RESPONSE_STATUS_CODE, status);
+      if (typeof status === "number") failure[HTTP_RESPONSE_STATUS_CODE] = status;
+      this.#close(failure);
+      const s = this.span;
       const message = err instanceof Error ? err.message : String(err);
       s.recordException(err instanceof Error ? err : message);
       s.setStatus({ code: SpanStatusCode.ERROR, message });
       this.#endSpan();
     } catch (failure) {
       reportFailure("fail", failure);
+      this.#ended = true;
       this.#endSpan();
     }
   }

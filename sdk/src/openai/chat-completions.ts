@@ -118,26 +118,30 @@ class ChatStreamSink implements StreamSink {
     if (Array.isArray(toolCalls)) foldToolCalls(acc, toolCalls);
   }
 
+  /** The choices in index order: a single one except in `n > 1` streams, which alone need the sort. */
+  #ordered(): ChoiceAcc[] {
+    const choices = this.#choices;
+    if (choices.size <= 1) return [...choices.values()];
+    return [...choices].sort(([a], [b]) => a - b).map(([, c]) => c);
+  }
+
   finish(): void {
     const call = this.#call;
-    const indexes = [...this.#choices.keys()].sort((a, b) => a - b);
+    const ordered = this.#ordered();
     const finishReasons: string[] = [];
-    for (const i of indexes) {
-      const f = this.#choices.get(i)?.finish;
-      if (f !== undefined) finishReasons.push(f);
-    }
+    for (const c of ordered) if (c.finish !== undefined) finishReasons.push(c.finish);
     call.setResponse({ id: this.#id, model: this.#model, finishReasons });
     if (this.#usage !== undefined) call.setUsage(chatUsage(this.#usage));
-    responseExtras({ service_tier: this.#tier, system_fingerprint: this.#fingerprint }, call);
+    if (this.#tier !== undefined) call.setAttribute(OPENAI_RESPONSE_SERVICE_TIER, this.#tier);
+    if (this.#fingerprint !== undefined) call.setAttribute(OPENAI_RESPONSE_SYSTEM_FINGERPRINT, this.#fingerprint);
     if (!call.capture) return;
     const messages: GenAIMessage[] = [];
-    for (const i of indexes) {
-      const c = this.#choices.get(i);
-      if (c === undefined) continue;
+    for (const c of ordered) {
       const parts: GenAIPart[] = [];
       if (c.text.length > 0) parts.push(textPart(c.text.join("")));
       if (c.refusal.length > 0) parts.push(textPart(c.refusal.join("")));
-      for (const [, t] of [...c.tools].sort(([a], [b]) => a - b)) {
+      const tools = c.tools.size > 1 ? [...c.tools].sort(([a], [b]) => a - b) : c.tools;
+      for (const [, t] of tools) {
         parts.push({ type: "tool_call", id: t.id, name: t.name, arguments: parseArguments(t.args.join("")) });
       }
       const message: GenAIMessage = { role: "assistant", parts };
