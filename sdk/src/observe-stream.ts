@@ -47,14 +47,11 @@ class StreamTracker {
   #watchAbort(controller: AbortController): void {
     const abort = controller.abort;
     const tracker = this;
-    Object.defineProperty(controller, "abort", {
-      value: function abortObserved(this: unknown, ...args: unknown[]) {
-        if (!tracker.#finished) setImmediate(() => tracker.#finish("cancelled", undefined));
-        return Reflect.apply(abort, this, args);
-      },
-      writable: true,
-      configurable: true,
-    });
+    // An assignment, not defineProperty: same effect on this instance, for a fraction of the cost.
+    controller.abort = function abortObserved(this: unknown, ...args: unknown[]) {
+      if (!tracker.#finished) setImmediate(() => tracker.#finish("cancelled", undefined));
+      return Reflect.apply(abort, this, args);
+    };
   }
 
   /** Settles each `next()`: hoisted so that a stream event allocates nothing of ours but the reaction. */
