@@ -1,6 +1,8 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../collector/src/logger.js";
 import { createCollectorMetrics } from "../collector/src/metrics/collector-metrics.js";
 import { BatchWriter, type BatchWriterOptions } from "../collector/src/storage/batch-writer.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
@@ -383,11 +385,16 @@ describe("batch writer", () => {
 
   it("a-batch-the-engine-refuses-as-invalid-data-is-set-aside-and-nothing-waits-behind-it", async () => {
     const metrics = createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false });
+    const logged: string[] = [];
+    const logger = createLogger(
+      "info",
+      new Writable({ write: (chunk, _enc, done) => done(void logged.push(String(chunk))) }),
+    );
     const spool = new Spool(tempDir("tm-spool-"));
     // One refused batch already in the spool (as from an earlier version), then a good one.
     await spool.append("scores", "bad-spooled", 1, tableLayout("scores"), "not\ta\tscore\n");
     await spool.append("scores", "good-spooled", 1, tableLayout("scores"), encodeRows("scores", [score(9100)]));
-    const writer = testWriter({ spool, metrics });
+    const writer = testWriter({ spool, metrics, logger });
     await writer.start();
     expect(spool.size).toBe(0);
     // A fresh batch the engine refuses, then a fresh good one.
@@ -406,6 +413,11 @@ describe("batch writer", () => {
     expect(await readFile(join(rejectedDir, files[1] as string), "utf8")).toContain("still\tnot\ta\tscore");
     const exposition = await metrics.registry.metrics();
     expect(exposition).toContain('tokenmeter_rows_rejected_total{table="scores"} 2');
+    // Logged with the engine's error code, never the rows its message would quote.
+    const setAside = logged.filter((l) => l.includes("set aside"));
+    expect(setAside).toHaveLength(2);
+    for (const line of setAside) expect(line).toMatch(/"error":"\d+ CANNOT_PARSE_[A-Z_]+"/);
+    expect(logged.join("")).not.toContain("still");
   });
 
   it("admit() answers backpressure with a coded 429 when the queue is full", async () => {

@@ -4,7 +4,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { ERR_BACKPRESSURE, ERR_UNAVAILABLE } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
-import { isInvalidData } from "./client.js";
+import { clickhouseErrorName, isInvalidData } from "./client.js";
 import type { IngestLog, LogSegment } from "./ingest-log.js";
 import { encodeRows, insertHead, tableLayout } from "./row-format.js";
 import { Spool, type SpooledBatch } from "./spool.js";
@@ -302,7 +302,7 @@ export class BatchWriter {
    * Keeps a batch ClickHouse refused for its data in `<spool dir>/rejected` (same file format
    * as the spool, so it can be fixed and moved back) instead of retrying it: a retry fails the
    * same way, and every batch behind it would wait. Counted, and logged with the engine's
-   * message.
+   * error code (not its message, which quotes the rows).
    */
   async #setAside(table: string, token: string, layout: string, text: string, rows: number, err: unknown) {
     this.#rejected ??= new Spool(join(this.#o.spool.dir, "rejected"));
@@ -312,7 +312,7 @@ export class BatchWriter {
     m?.insertErrors.inc({ table });
     m?.rowsRejected.inc({ table }, rows);
     this.#o.logger?.error(
-      { err: { message: (err as Error).message }, table, rows, dir: this.#rejected.dir },
+      { error: clickhouseErrorName(err), table, rows, dir: this.#rejected.dir },
       "ClickHouse refused a batch as invalid data; set aside instead of retried",
     );
   }

@@ -49,6 +49,16 @@ const INVALID_DATA = new Set([
   407, // DECIMAL_OVERFLOW
 ]);
 
+/**
+ * ClickHouse's code and name of an error (`27 CANNOT_PARSE_INPUT_ASSERTION_FAILED`), without its
+ * message: a parse error quotes the rows it choked on, which may hold prompt content.
+ */
+export function clickhouseErrorName(err: unknown): string {
+  const code = clickhouseCode(err);
+  const type = (err as { type?: unknown } | null)?.type;
+  return [code, typeof type === "string" ? type : undefined].filter((x) => x !== undefined).join(" ") || "unknown";
+}
+
 /** True when ClickHouse refused an insert for its data, not for being unavailable. */
 export function isInvalidData(err: unknown): boolean {
   const code = clickhouseCode(err);
