@@ -247,10 +247,11 @@ export class BatchWriter {
         try {
           await this.#insert(table, token, p.layout, p.chunks, n);
         } catch (err) {
-          if (isInvalidData(err)) await this.#setAside(table, token, p.layout, p.chunks.join(""), n, err);
+          const text = p.chunks.join("");
+          if (isInvalidData(err)) await this.#setAside(table, token, p.layout, text, n, err);
           else {
             this.#markDown(table, err);
-            await this.#spoolBatch(table, token, p.layout, p.chunks.join(""), n);
+            await this.#spoolBatch(table, token, p.layout, text, n);
             this.#scheduleReplay();
           }
         }
@@ -306,7 +307,6 @@ export class BatchWriter {
    */
   async #setAside(table: string, token: string, layout: string, text: string, rows: number, err: unknown) {
     this.#rejected ??= new Spool(join(this.#o.spool.dir, "rejected"));
-    await this.#rejected.ready();
     await this.#rejected.append(table, token, rows, layout, text);
     const m = this.#o.metrics?.pipeline;
     m?.insertErrors.inc({ table });
@@ -348,17 +348,15 @@ export class BatchWriter {
       try {
         await this.#insert(batch.table, batch.token, batch.layout, [batch.body], batch.rows);
       } catch (err) {
-        if (isInvalidData(err)) {
+        // Refused for its data: set aside, and replay goes on with the next batch.
+        if (isInvalidData(err))
           await this.#setAside(batch.table, batch.token, batch.layout, batch.body, batch.rows, err);
-          await this.#o.spool.remove(batch);
-          this.#updateSpoolGauges();
-          batch = await this.#o.spool.peek();
-          continue;
+        else {
+          this.#markDown(batch.table, err);
+          this.#retryMs = Math.min(this.#retryMs * 2, this.#o.retryMaxMs);
+          this.#scheduleReplay();
+          return;
         }
-        this.#markDown(batch.table, err);
-        this.#retryMs = Math.min(this.#retryMs * 2, this.#o.retryMaxMs);
-        this.#scheduleReplay();
-        return;
       }
       await this.#o.spool.remove(batch);
       this.#updateSpoolGauges();
