@@ -44,12 +44,11 @@ export function createRedactor(config: Config["redaction"]): Redactor {
   if (!config.enabled) return (text) => ({ text, redacted: false });
   const extra = config.patterns.map((p) => new RegExp(p, "g"));
   return (text: string) => {
+    if (text.length === 0) return { text, redacted: false };
     // The common case ends here: no '@', no run of digits and no secret prefix means nothing
     // below can match. Three simple scans cost less than one alternation of all of them.
-    if (
-      text.length === 0 ||
-      (extra.length === 0 && !text.includes("@") && !HAS_DIGIT_RUN.test(text) && !SECRET_HINT.test(text))
-    ) {
+    const secretHint = config.secrets && SECRET_HINT.test(text);
+    if (extra.length === 0 && !secretHint && !text.includes("@") && !HAS_DIGIT_RUN.test(text)) {
       return { text, redacted: false };
     }
     let out = text;
@@ -65,7 +64,8 @@ export function createRedactor(config: Config["redaction"]): Redactor {
         return `[REDACTED_${label}]`;
       });
     };
-    if (config.secrets && SECRET_HINT.test(out)) replace(SECRET, "SECRET");
+    // Secrets go first, so `out` is still `text` here.
+    if (secretHint) replace(SECRET, "SECRET");
     if (config.emails && out.includes("@")) replace(EMAIL, "EMAIL");
     const digits = HAS_DIGIT_RUN.test(out);
     if (config.cardNumbers && digits) {
