@@ -54,9 +54,8 @@ const INVALID_DATA = new Set([
  * message: a parse error quotes the rows it choked on, which may hold prompt content.
  */
 export function clickhouseErrorName(err: unknown): string {
-  const code = clickhouseCode(err);
   const type = (err as { type?: unknown } | null)?.type;
-  return [code, typeof type === "string" ? type : undefined].filter((x) => x !== undefined).join(" ") || "unknown";
+  return `${clickhouseCode(err) ?? "unknown"}${typeof type === "string" ? ` ${type}` : ""}`;
 }
 
 /** True when ClickHouse refused an insert for its data, not for being unavailable. */

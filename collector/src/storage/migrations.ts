@@ -213,7 +213,7 @@ export const MIGRATIONS: Migration[] = [
     version: 3,
     name: "insert staging: llm_calls and spans arrive through Null tables with plain column types",
     statements: (ctx) => [
-      ...stagingStatements(ctx, "llm_calls", llmCallsColumns({ ...ctx, contentRetentionDays: 0 })),
+      ...stagingStatements(ctx, "llm_calls", llmCallsColumns(ctx)),
       ...stagingStatements(ctx, "spans", spansColumns),
     ],
   },
