@@ -1,3 +1,4 @@
+import { columnsOf } from "../storage/row-format.js";
 import type { CallSummary } from "./process-batch.js";
 
 /**
@@ -7,16 +8,8 @@ import type { CallSummary } from "./process-batch.js";
  * for 500 calls: 2.4 µs a call packed, copied and rebuilt, against 3.9 µs as objects.
  */
 
-/** Every key of CallSummary, each once: the compiler rejects a list that misses one. */
-type AllKeys<L extends readonly (keyof CallSummary)[]> = [Exclude<keyof CallSummary, L[number]>] extends [never]
-  ? L
-  : never;
-
-function fieldList<const L extends readonly (keyof CallSummary & string)[]>(list: AllKeys<L>): L {
-  return list;
-}
-
-const SUMMARY_FIELDS = fieldList([
+/** Every key of CallSummary, each once (the compiler rejects a list that misses one). */
+const SUMMARY_FIELDS = columnsOf<CallSummary>()([
   "timestamp",
   "trace_id",
   "span_id",

@@ -27,9 +27,9 @@ export interface CallContentRow {
 }
 
 /** Every key of T, each once: the compiler rejects a list that misses one. */
-type AllKeys<T, L extends readonly (keyof T)[]> = [Exclude<keyof T, L[number]>] extends [never] ? L : never;
+export type AllKeys<T, L extends readonly (keyof T)[]> = [Exclude<keyof T, L[number]>] extends [never] ? L : never;
 
-function columnsOf<T>() {
+export function columnsOf<T>() {
   return <const L extends readonly (keyof T & string)[]>(list: AllKeys<T, L>): L => list;
 }
 
