@@ -62,7 +62,6 @@ function foldToolCalls(acc: ChoiceAcc, toolCalls: readonly unknown[]): void {
 /** Folds chunks per choice index; text is kept only when content is captured. */
 class ChatStreamSink implements StreamSink {
   readonly #call: LlmCall;
-  readonly #capture: boolean;
   #id: string | undefined;
   #model: string | undefined;
   #usage: JsonObject | undefined;
@@ -72,7 +71,6 @@ class ChatStreamSink implements StreamSink {
 
   constructor(call: LlmCall) {
     this.#call = call;
-    this.#capture = call.capture;
   }
 
   #choice(index: number): ChoiceAcc {
@@ -109,7 +107,7 @@ class ChatStreamSink implements StreamSink {
     const finish = choice["finish_reason"];
     if (typeof finish === "string") acc.finish = finish;
     // The deltas only feed the output messages, which exist only when content is captured.
-    if (!this.#capture) return;
+    if (!this.#call.capture) return;
     const delta = choice["delta"];
     if (typeof delta !== "object" || delta === null || Array.isArray(delta)) return;
     const { content, refusal, tool_calls: toolCalls } = delta as JsonObject;
@@ -132,8 +130,7 @@ class ChatStreamSink implements StreamSink {
     for (const c of ordered) if (c.finish !== undefined) finishReasons.push(c.finish);
     call.setResponse({ id: this.#id, model: this.#model, finishReasons });
     if (this.#usage !== undefined) call.setUsage(chatUsage(this.#usage));
-    if (this.#tier !== undefined) call.setAttribute(OPENAI_RESPONSE_SERVICE_TIER, this.#tier);
-    if (this.#fingerprint !== undefined) call.setAttribute(OPENAI_RESPONSE_SYSTEM_FINGERPRINT, this.#fingerprint);
+    responseExtras({ service_tier: this.#tier, system_fingerprint: this.#fingerprint }, call);
     if (!call.capture) return;
     const messages: GenAIMessage[] = [];
     for (const c of ordered) {
