@@ -51,6 +51,24 @@ function testWriter(over: Partial<BatchWriterOptions> = {}): BatchWriter {
 
 const score = (i: number): ScoreRow => scoreRow(i);
 
+/** The tables the writer encodes, with its column lists. */
+const ENCODED_TABLES = [
+  ["llm_calls", LLM_CALLS_COLUMNS],
+  ["spans", SPANS_COLUMNS],
+  ["scores", SCORES_COLUMNS],
+  ["call_content", CALL_CONTENT_COLUMNS],
+] as const;
+
+/** A table's columns and their types, in the table's order. */
+async function columnTypes(table: string): Promise<Array<{ name: string; type: string }>> {
+  const rs = await storage.client.query({
+    query: `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {table:String} ORDER BY position`,
+    query_params: { db, table },
+    format: "JSONEachRow",
+  });
+  return rs.json<{ name: string; type: string }>();
+}
+
 async function count(table: string): Promise<number> {
   const rs = await storage.client.query({ query: `SELECT count() AS n FROM ${db}.${table}`, format: "JSONEachRow" });
   const rows = await rs.json<{ n: string | number }>();
@@ -196,18 +214,8 @@ describe("batch writer", () => {
   });
 
   it("every-compact-column-list-names-exactly-its-table's-columns", async () => {
-    for (const [table, columns] of [
-      ["llm_calls", LLM_CALLS_COLUMNS],
-      ["spans", SPANS_COLUMNS],
-      ["scores", SCORES_COLUMNS],
-      ["call_content", CALL_CONTENT_COLUMNS],
-    ] as const) {
-      const rs = await storage.client.query({
-        query: `SELECT name FROM system.columns WHERE database = {db:String} AND table = {table:String} ORDER BY name`,
-        query_params: { db, table },
-        format: "JSONEachRow",
-      });
-      const inTable = (await rs.json<{ name: string }>()).map((r) => r.name);
+    for (const [table, columns] of ENCODED_TABLES) {
+      const inTable = (await columnTypes(table)).map((c) => c.name).sort();
       expect([...columns].sort(), table).toEqual(inTable);
       expect(tableLayout(table)).toBe(`tsv:${columns.join(",")}`);
     }
@@ -218,17 +226,9 @@ describe("batch writer", () => {
       ["llm_calls", LLM_CALLS_COLUMNS],
       ["spans", SPANS_COLUMNS],
     ] as const) {
-      const typesOf = async (t: string) => {
-        const rs = await storage.client.query({
-          query: `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position`,
-          query_params: { db, t },
-          format: "JSONEachRow",
-        });
-        return rs.json<{ name: string; type: string }>();
-      };
-      const staged = await typesOf(insertTable(undefined, table));
+      const staged = await columnTypes(insertTable(undefined, table));
       expect(staged.map((c) => c.name)).toEqual([...columns]);
-      const target = new Map((await typesOf(table)).map((c) => [c.name, c.type]));
+      const target = new Map((await columnTypes(table)).map((c) => [c.name, c.type]));
       for (const c of staged) {
         expect(c.type, `${table}.${c.name}`).toBe(target.get(c.name)?.replace(/LowCardinality\(([^()]*)\)/g, "$1"));
       }
@@ -361,18 +361,8 @@ describe("batch writer", () => {
   });
 
   it("the encoder's column kinds match the tables' types", async () => {
-    for (const [table, columns] of [
-      ["llm_calls", LLM_CALLS_COLUMNS],
-      ["spans", SPANS_COLUMNS],
-      ["scores", SCORES_COLUMNS],
-      ["call_content", CALL_CONTENT_COLUMNS],
-    ] as const) {
-      const rs = await storage.client.query({
-        query: `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {table:String}`,
-        query_params: { db, table },
-        format: "JSONEachRow",
-      });
-      const types = new Map((await rs.json<{ name: string; type: string }>()).map((c) => [c.name, c.type]));
+    for (const [table, columns] of ENCODED_TABLES) {
+      const types = new Map((await columnTypes(table)).map((c) => [c.name, c.type]));
       const max = { UInt8: 255, UInt16: 65_535, UInt64: Number.MAX_SAFE_INTEGER } as Record<string, number>;
       for (const c of columns as readonly string[]) {
         const type = types.get(c) ?? "";
