@@ -154,7 +154,7 @@ describe("bad OTLP input", () => {
     expect(res.statusCode).toBe(200);
     const read = await collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${absurd.traceId}` });
     const [call] = (read.json() as { calls: Array<Record<string, unknown>> }).calls;
-    expect(call).toMatchObject({ http_status: 0, cost_usd: null, reported_cost_usd: null });
+    expect(call).toMatchObject({ http_status: 0, cost_usd: null, priced: 0, reported_cost_usd: null });
     expect(Number(call?.["input_tokens"])).toBe(Number.MAX_SAFE_INTEGER);
     expect(await callCount(good.traceId)).toBe(1);
     await stillServing();

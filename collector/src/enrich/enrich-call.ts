@@ -4,9 +4,9 @@ import { estimateTokens } from "./estimate-tokens.js";
 import type { PriceBook } from "./price-book.js";
 import { priceCall } from "./pricing.js";
 
-/** Decimal string for a cost the sender reported (9 decimals, as the column holds). */
+/** Decimal string for a cost the sender reported (9 decimals, as the column holds); null when the column cannot hold it. */
 function reportedCost(value: number | null): string | null {
-  if (value === null || !Number.isFinite(value) || value < 0) return null;
+  if (value === null || !Number.isFinite(value) || value < 0 || value >= 1e9) return null;
   return value.toFixed(9);
 }
 

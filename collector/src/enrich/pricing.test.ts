@@ -202,6 +202,21 @@ describe("priceCall", () => {
     expect(priceCall(call({}), book)).toEqual(unknown);
   });
 
+  it("a cost of a billion dollars or more (absurd usage) is unknown, not stored: priced 0", () => {
+    // gpt-4o-mini output $0.60 per 1M: 1e15 tokens cost $600,000,000 (held); 2e15 cost $1.2e9 (not).
+    expect(priceCall(call({ request_model: "gpt-4o-mini", output_tokens: 1e15 }), book)).toMatchObject({
+      cost_usd: "600000000",
+      priced: 1,
+    });
+    for (const usage of [{ output_tokens: 2e15 }, { input_tokens: 1e300 }]) {
+      expect(priceCall(call({ request_model: "gpt-4o-mini", ...usage }), book)).toEqual({
+        cost_usd: null,
+        priced: 0,
+        price_id: "",
+      });
+    }
+  });
+
   it("a priced model with zero tokens costs exactly 0", () => {
     expect(priceCall(call({ request_model: "gpt-4o" }), book)).toEqual({
       cost_usd: "0",

@@ -39,6 +39,9 @@ export interface PriceCallResult {
   price_id: string;
 }
 
+/** 1e9 USD in pico-USD: the first cost the cost_usd column cannot hold. */
+const MAX_PICO_USD = 10n ** 21n;
+
 export function priceCall(input: PriceCallInput, book: PriceBook): PriceCallResult {
   const entry = findEntry(input, book);
   // Unknown is not zero: no price means cost NULL and priced 0, never "$0".
@@ -69,6 +72,9 @@ export function priceCall(input: PriceCallInput, book: PriceBook): PriceCallResu
     BigInt(outputTokens - reasoning) * rates.output +
     BigInt(reasoning) * (rates.reasoning ?? rates.output);
 
+  // A billion dollars or more for one call comes only from usage no call has (a sender's bug):
+  // the cost is unknown, not a figure to store (cost_usd holds Decimal(18, 9), under 1e9).
+  if (pico >= MAX_PICO_USD) return { cost_usd: null, priced: 0, price_id: "" };
   return { cost_usd: formatPicoUsd(pico), priced: 1, price_id: `${entry.id}@${entry.version}${tierSuffix}` };
 }
 
