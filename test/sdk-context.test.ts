@@ -5,7 +5,8 @@
  */
 import { executionAsyncId } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { context, ROOT_CONTEXT } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, SpanStatusCode } from "@opentelemetry/api";
+import { hrTimeToMicroseconds } from "@opentelemetry/core";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,5 +69,54 @@ describe("async context only when needed", () => {
     await handle.forceFlush();
     const span = exported.getFinishedSpans().find((s) => s.attributes["tokenmeter.user"] === "u-ctx");
     expect(span?.attributes).toMatchObject({ "tokenmeter.team": "payments" });
+  });
+});
+
+/** Wall-clock microseconds on the clock OpenTelemetry timestamps use. */
+const nowMicros = () => (performance.timeOrigin + performance.now()) * 1000;
+
+describe("spans of root-context calls open when the call ends", () => {
+  it("a-root-call's-span-carries-the-call's-own-start-and-end-times", async () => {
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    exported.reset();
+    const before = nowMicros();
+    const stream = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "user", content: "Timed call" }],
+    });
+    for await (const _ of stream);
+    const after = nowMicros();
+    await handle.forceFlush();
+    const [span] = exported.getFinishedSpans();
+    const start = hrTimeToMicroseconds(span?.startTime ?? [0, 0]);
+    const end = hrTimeToMicroseconds(span?.endTime ?? [0, 0]);
+    // Opened after the answer, the span still starts before the request went out. The SDK pins
+    // its spans to the wall clock with a millisecond correction (Date.now()), hence the margin;
+    // the duration is one clock's difference, exact.
+    expect(start).toBeGreaterThanOrEqual(before - 1000);
+    expect(end).toBeLessThanOrEqual(after + 1000);
+    expect(end).toBeGreaterThan(start);
+    expect(end - start).toBeLessThanOrEqual(after - before);
+    expect(hrTimeToMicroseconds(span?.duration ?? [0, 0])).toBeCloseTo(end - start, 0);
+    const ttft = span?.attributes["gen_ai.response.time_to_first_chunk"];
+    expect(typeof ttft === "number" && ttft > 0 && ttft * 1e6 <= end - start).toBe(true);
+  });
+
+  it("a-failed-root-call's-exception-is-timed-within-its-span", async () => {
+    // Nothing listens on port 9 here: the connection is refused.
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: "http://127.0.0.1:9/v1", maxRetries: 0 }));
+    exported.reset();
+    await expect(
+      client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "No server" }] }),
+    ).rejects.toThrow();
+    await handle.forceFlush();
+    const [span] = exported.getFinishedSpans();
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    const event = span?.events.find((e) => e.name === "exception");
+    const at = hrTimeToMicroseconds(event?.time ?? [0, 0]);
+    expect(at).toBeGreaterThanOrEqual(hrTimeToMicroseconds(span?.startTime ?? [0, 0]));
+    expect(at).toBeLessThanOrEqual(hrTimeToMicroseconds(span?.endTime ?? [0, 0]));
   });
 });

@@ -66,7 +66,9 @@ function standalone(config: SdkConfig): TokenmeterHandle {
   });
   // AsyncLocalStorage only once a context must follow `await`s (see lazy-context.ts).
   provider.register({ contextManager: new LazyContextManager() });
-  installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION)));
+  // Spans of a root call may start when the call ends: this provider keeps every root span
+  // (always-on root sampler) and its processor does nothing at span start.
+  installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION), config.sampleRate >= 1));
   const stopFlushOnExit = flushOnExit(() => provider.forceFlush());
 
   let down: Promise<void> | undefined;

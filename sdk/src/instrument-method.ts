@@ -11,7 +11,7 @@
  *   makes the wrapper run it untouched; whatever fails after is reported through diag and
  *   leaves the result as the client produced it (the fail-open rule of OTel's instrumentations).
  */
-import { type Attributes, type Context, context } from "@opentelemetry/api";
+import { type Attributes, type Context, context, ROOT_CONTEXT } from "@opentelemetry/api";
 import {
   contextAttribution,
   isEmptyAttribution,
@@ -146,6 +146,7 @@ export function startCall(
     model,
     attributes,
     content: settings.content,
+    deferSpan: runtime.deferSpans && parent === ROOT_CONTEXT,
   });
   if (call.capture) {
     try {

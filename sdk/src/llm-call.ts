@@ -55,6 +55,12 @@ export interface CallSetup {
   /** Written at span start, so samplers and processors see them: request attributes, attribution. */
   readonly attributes: Attributes;
   readonly content: ContentPolicy;
+  /**
+   * Open the span only when the call ends (or something asks for it), with the call's true start
+   * time. Only for a caller that knows the span records (an always-on sampler, a root parent)
+   * and that no processor watches span starts: see `Runtime.deferSpans`.
+   */
+  readonly deferSpan?: boolean;
 }
 
 const CANCELLED: Readonly<Attributes> = Object.freeze({ [TOKENMETER_STATUS]: "cancelled" });
@@ -85,7 +91,13 @@ export function isAbortError(err: unknown): boolean {
 }
 
 export class LlmCall implements LLMCallHandle {
-  readonly span: Span;
+  #span: Span | undefined;
+  readonly #tracer: Tracer;
+  readonly #name: string;
+  /** The attributes the span starts with (request, attribution). */
+  readonly #startAttributes: Attributes;
+  /** Whether the span was deferred: it then carries explicit start and end times (see #open). */
+  readonly #deferred: boolean;
   readonly #parent: Context;
   #context: Context | undefined;
   /** Whether the span records (sampled) at all; when not, nothing is computed for it. */
@@ -106,14 +118,36 @@ export class LlmCall implements LLMCallHandle {
   #pending: Attributes | undefined;
 
   constructor(setup: CallSetup) {
-    const name = setup.model === "" ? setup.operation : `${setup.operation} ${setup.model}`;
-    this.span = setup.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: setup.attributes }, setup.parent);
-    this.#startedAt = performance.now();
+    this.#tracer = setup.tracer;
+    this.#name = setup.model === "" ? setup.operation : `${setup.operation} ${setup.model}`;
+    this.#startAttributes = setup.attributes;
     this.#parent = setup.parent;
     this.parentIsRoot = setup.parent === ROOT_CONTEXT;
-    this.recording = this.span.isRecording();
+    this.#startedAt = performance.now();
+    this.#deferred = setup.deferSpan === true;
+    // A deferred span records: the caller checked that the sampler always keeps it.
+    this.recording = this.#deferred || this.#open().isRecording();
     this.capture = this.recording && setup.content.capture;
     this.#policy = setup.content;
+  }
+
+  /**
+   * Starts the span. A deferred span is given the call's start time as a `performance.now()`
+   * reading, which the SDK's own spans take as such (deferral is only used with the SDK's own
+   * provider). Writing the gathered facts stays a second step: merged into the start
+   * attributes, they made the span's start slower than the two steps together (measured).
+   */
+  #open(): Span {
+    const startTime = this.#deferred ? this.#startedAt : undefined;
+    const options = { kind: SpanKind.CLIENT, attributes: this.#startAttributes, startTime };
+    const span = this.#tracer.startSpan(this.#name, options, this.#parent);
+    this.#span = span;
+    return span;
+  }
+
+  /** The call's span, started now if it was deferred. */
+  get span(): Span {
+    return this.#span ?? this.#open();
   }
 
   /** The parent context with this call's span active (built on first use). */
@@ -223,9 +257,15 @@ export class LlmCall implements LLMCallHandle {
     return true;
   }
 
+  /** Explicit times for a deferred span (see #open); the SDK's own clock otherwise. */
+  #now(): number | undefined {
+    return this.#deferred ? performance.now() : undefined;
+  }
+
   #endSpan(): void {
     try {
-      this.span.end();
+      // A span given its start time would otherwise end on the wall clock (millisecond steps).
+      this.span.end(this.#now());
     } catch (err) {
       // A throwing span processor in the app's OpenTelemetry setup.
       reportFailure("span end", err);
@@ -264,7 +304,7 @@ export class LlmCall implements LLMCallHandle {
       this.#close(failure);
       const s = this.span;
       const message = err instanceof Error ? err.message : String(err);
-      s.recordException(err instanceof Error ? err : message);
+      s.recordException(err instanceof Error ? err : message, this.#now());
       s.setStatus({ code: SpanStatusCode.ERROR, message });
       this.#endSpan();
     } catch (failure) {

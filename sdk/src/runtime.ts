@@ -19,12 +19,19 @@ export interface Runtime {
   readonly defaults: Attribution;
   /** Attributes every SDK span starts with: source marker, environment. */
   readonly baseAttributes: Readonly<Attributes>;
+  /**
+   * Whether a call in the root context may open its span when it ends (LlmCall's `deferSpan`):
+   * true only for the SDK's own provider with an always-on sampler, whose span processor does
+   * nothing at span start. Starting and ending a span in one go costs an instrumented call less
+   * than two visits to the tracer, one before the request and one after the answer.
+   */
+  readonly deferSpans: boolean;
 }
 
 let installed: Runtime | undefined;
 let fallback: Runtime | undefined;
 
-export function createRuntime(config: SdkConfig, tracer: Tracer): Runtime {
+export function createRuntime(config: SdkConfig, tracer: Tracer, deferSpans = false): Runtime {
   const baseAttributes: Attributes = { [TOKENMETER_SOURCE]: "sdk" };
   if (config.environment !== undefined) baseAttributes[TOKENMETER_ENVIRONMENT] = config.environment;
   return Object.freeze({
@@ -32,6 +39,7 @@ export function createRuntime(config: SdkConfig, tracer: Tracer): Runtime {
     config,
     defaults: normalizeAttribution({ team: config.team, project: config.project }),
     baseAttributes: Object.freeze(baseAttributes),
+    deferSpans,
   });
 }
 
