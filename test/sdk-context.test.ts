@@ -120,3 +120,42 @@ describe("spans of root-context calls open when the call ends", () => {
     expect(at).toBeLessThanOrEqual(hrTimeToMicroseconds(span?.endTime ?? [0, 0]));
   });
 });
+
+describe("content is serialized at export with the SDK's own provider", () => {
+  it("what-the-app-changes-in-its-request-after-the-call-does-not-reach-the-recorded-prompt", async () => {
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    exported.reset();
+    const part = { type: "input_video", video: { url: "https://videos.example/a.mp4" } };
+    const messages: OpenAI.ChatCompletionMessageParam[] = [
+      { role: "user", content: [part] as unknown as OpenAI.ChatCompletionContentPart[] },
+    ];
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages });
+    // Both only happen after the call; the span is exported later still.
+    part.video.url = "https://videos.example/changed.mp4";
+    messages.push({ role: "user", content: "a later turn" });
+    await handle.forceFlush();
+    const [span] = exported.getFinishedSpans();
+    expect(JSON.parse(String(span?.attributes["gen_ai.input.messages"]))).toEqual([
+      { role: "user", parts: [{ type: "input_video", video: { url: "https://videos.example/a.mp4" } }] },
+    ]);
+  });
+
+  it("a-redact-hook-failing-at-export-costs-only-that-content", async () => {
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }), {
+      redact: () => {
+        throw new Error("redactor bug");
+      },
+    });
+    exported.reset();
+    const completion = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "Redact me" }],
+    });
+    expect(completion.choices[0]?.message.content).toBeTruthy();
+    await handle.forceFlush();
+    const [span] = exported.getFinishedSpans();
+    expect(span?.attributes["gen_ai.usage.input_tokens"]).toBeGreaterThan(0);
+    expect(span?.attributes["gen_ai.input.messages"]).toBeUndefined();
+    expect(span?.attributes["gen_ai.output.messages"]).toBeUndefined();
+  });
+});

@@ -66,9 +66,7 @@ function standalone(config: SdkConfig): TokenmeterHandle {
   });
   // AsyncLocalStorage only once a context must follow `await`s (see lazy-context.ts).
   provider.register({ contextManager: new LazyContextManager() });
-  // Spans of a root call may start when the call ends: this provider keeps every root span
-  // (always-on root sampler) and its processor does nothing at span start.
-  installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION), config.sampleRate >= 1));
+  installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION), true));
   const stopFlushOnExit = flushOnExit(() => provider.forceFlush());
 
   let down: Promise<void> | undefined;

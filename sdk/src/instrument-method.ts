@@ -147,6 +147,7 @@ export function startCall(
     attributes,
     content: settings.content,
     deferSpan: runtime.deferSpans && parent === ROOT_CONTEXT,
+    deferContent: runtime.deferContent,
   });
   if (call.capture) {
     try {

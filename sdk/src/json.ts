@@ -52,3 +52,13 @@ export function parseArguments(text: string): unknown {
     return text;
   }
 }
+
+/**
+ * A deep copy of a JSON value (its own JSON, parsed: the form content is serialized in anyway),
+ * so that what the app changes in its request or response objects after the call does not reach
+ * captured content serialized later. Primitives are returned as they are.
+ */
+export function snapshot(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  return JSON.parse(JSON.stringify(value));
+}

@@ -26,6 +26,7 @@ import {
   textPart,
   toGenAIMessages,
 } from "./content.js";
+import { deferContent, type LaterContent } from "./deferred-content.js";
 import { reportFailure } from "./diag.js";
 import {
   ERROR_TYPE,
@@ -61,6 +62,11 @@ export interface CallSetup {
    * and that no processor watches span starts: see `Runtime.deferSpans`.
    */
   readonly deferSpan?: boolean;
+  /**
+   * Leave content serialization to the exporter (deferred-content.ts): only when the SDK's own
+   * exporter is the one reading the span. See `Runtime.deferContent`.
+   */
+  readonly deferContent?: boolean;
 }
 
 const CANCELLED: Readonly<Attributes> = Object.freeze({ [TOKENMETER_STATUS]: "cancelled" });
@@ -116,6 +122,9 @@ export class LlmCall implements LLMCallHandle {
    * write per fact, and nothing reads them before the end (processors see them in `onEnd`).
    */
   #pending: Attributes | undefined;
+  /** Content the exporter serializes (when deferred); undefined when none or not deferred. */
+  #laterContent: LaterContent[] | undefined;
+  readonly #deferContent: boolean;
 
   constructor(setup: CallSetup) {
     this.#tracer = setup.tracer;
@@ -129,6 +138,7 @@ export class LlmCall implements LLMCallHandle {
     this.recording = this.#deferred || this.#open().isRecording();
     this.capture = this.recording && setup.content.capture;
     this.#policy = setup.content;
+    this.#deferContent = setup.deferContent === true;
   }
 
   /**
@@ -188,8 +198,17 @@ export class LlmCall implements LLMCallHandle {
     }
   }
 
-  #setContent(key: string, serialize: () => SerializedContent): void {
+  /**
+   * Content for `key`. Messages the SDK built itself may be serialized later, by the exporter;
+   * `ownObjects` false (the app's own message objects, which it may change) serializes now.
+   */
+  #setContent(key: string, serialize: () => SerializedContent, ownObjects = true): void {
     if (!this.capture || this.#ended) return;
+    if (ownObjects && this.#deferContent) {
+      this.#laterContent ??= [];
+      this.#laterContent.push([key, serialize]);
+      return;
+    }
     try {
       const { json, truncated } = serialize();
       const facts = this.#facts();
@@ -202,22 +221,29 @@ export class LlmCall implements LLMCallHandle {
     }
   }
 
-  setInputMessages(messages: readonly GenAIMessage[], system?: readonly GenAIPart[]): void {
+  /** The prompt, as messages the SDK built (endpoints); `ownObjects` as in #setContent. */
+  setInputMessages(messages: readonly GenAIMessage[], system?: readonly GenAIPart[], ownObjects = true): void {
     if (system !== undefined && system.length > 0) {
-      this.#setContent(GEN_AI_SYSTEM_INSTRUCTIONS, () => serializeParts(this.#policy, system));
+      this.#setContent(GEN_AI_SYSTEM_INSTRUCTIONS, () => serializeParts(this.#policy, system), ownObjects);
     }
-    if (messages.length > 0) this.#setContent(GEN_AI_INPUT_MESSAGES, () => serializeMessages(this.#policy, messages));
+    if (messages.length > 0) {
+      this.#setContent(GEN_AI_INPUT_MESSAGES, () => serializeMessages(this.#policy, messages), ownObjects);
+    }
   }
 
-  setOutputMessages(messages: readonly GenAIMessage[]): void {
-    if (messages.length > 0) this.#setContent(GEN_AI_OUTPUT_MESSAGES, () => serializeMessages(this.#policy, messages));
+  /** The completion, as messages the SDK built (endpoints); `ownObjects` as in #setContent. */
+  setOutputMessages(messages: readonly GenAIMessage[], ownObjects = true): void {
+    if (messages.length > 0) {
+      this.#setContent(GEN_AI_OUTPUT_MESSAGES, () => serializeMessages(this.#policy, messages), ownObjects);
+    }
   }
 
+  // The handle's setters take the app's objects, which it may change after the call: serialized now.
   setInput(messages: MessageInput[], systemInstructions?: string | GenAIPart[]): void {
     if (!this.capture) return;
     try {
       const system = typeof systemInstructions === "string" ? [textPart(systemInstructions)] : systemInstructions;
-      this.setInputMessages(toGenAIMessages(messages), system);
+      this.setInputMessages(toGenAIMessages(messages), system, false);
     } catch (err) {
       reportFailure("setInput", err);
     }
@@ -226,7 +252,7 @@ export class LlmCall implements LLMCallHandle {
   setOutput(messages: MessageInput[]): void {
     if (!this.capture) return;
     try {
-      this.setOutputMessages(toGenAIMessages(messages));
+      this.setOutputMessages(toGenAIMessages(messages), false);
     } catch (err) {
       reportFailure("setOutput", err);
     }
@@ -253,7 +279,10 @@ export class LlmCall implements LLMCallHandle {
       facts[GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (this.#firstChunkAt - this.#startedAt) / 1000;
     }
     if (extra !== undefined) Object.assign(facts, extra);
-    this.span.setAttributes(facts);
+    const span = this.span;
+    span.setAttributes(facts);
+    // Before the span ends: a full batch is exported from within `end()`.
+    if (this.#laterContent !== undefined) deferContent(span, this.#laterContent);
     return true;
   }
 

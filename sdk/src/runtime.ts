@@ -21,17 +21,26 @@ export interface Runtime {
   readonly baseAttributes: Readonly<Attributes>;
   /**
    * Whether a call in the root context may open its span when it ends (LlmCall's `deferSpan`):
-   * true only for the SDK's own provider with an always-on sampler, whose span processor does
-   * nothing at span start. Starting and ending a span in one go costs an instrumented call less
+   * true only for the SDK's own provider at sample rate 1 (always-on root sampler), whose span
+   * processor does nothing at span start. Starting and ending a span in one go costs an instrumented call less
    * than two visits to the tracer, one before the request and one after the answer.
    */
   readonly deferSpans: boolean;
+  /**
+   * Whether calls leave serializing their captured content to the exporter (deferred-content.ts):
+   * true only when the SDK's own provider and exporter are the only readers of its spans.
+   */
+  readonly deferContent: boolean;
 }
 
 let installed: Runtime | undefined;
 let fallback: Runtime | undefined;
 
-export function createRuntime(config: SdkConfig, tracer: Tracer, deferSpans = false): Runtime {
+/**
+ * `ownProvider`: the tracer comes from the provider `init` built (always-on root sampler at
+ * sample rate 1, one processor that does nothing at span start, the deferred-content exporter).
+ */
+export function createRuntime(config: SdkConfig, tracer: Tracer, ownProvider = false): Runtime {
   const baseAttributes: Attributes = { [TOKENMETER_SOURCE]: "sdk" };
   if (config.environment !== undefined) baseAttributes[TOKENMETER_ENVIRONMENT] = config.environment;
   return Object.freeze({
@@ -39,7 +48,8 @@ export function createRuntime(config: SdkConfig, tracer: Tracer, deferSpans = fa
     config,
     defaults: normalizeAttribution({ team: config.team, project: config.project }),
     baseAttributes: Object.freeze(baseAttributes),
-    deferSpans,
+    deferSpans: ownProvider && config.sampleRate >= 1,
+    deferContent: ownProvider,
   });
 }
 

@@ -14,6 +14,7 @@ import {
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { resolveConfig, type SdkConfig } from "./config.js";
+import { DeferredContentExporter } from "./deferred-content.js";
 import { SCOPE_NAME } from "./version.js";
 
 export interface SpanProcessorOptions {
@@ -78,7 +79,8 @@ export function createExporter(config: SdkConfig): SpanExporter {
 }
 
 export function createSpanProcessor(config: SdkConfig, genAIOnly: boolean): SpanProcessor {
-  const batch = new BatchSpanProcessor(createExporter(config));
+  // Writes the content that calls of `init`'s own provider leave for export (a no-op otherwise).
+  const batch = new BatchSpanProcessor(new DeferredContentExporter(createExporter(config)));
   return genAIOnly ? new GenAIOnlyProcessor(batch) : batch;
 }
 

@@ -1,6 +1,6 @@
 /** Anthropic content blocks converted to the OpenTelemetry GenAI parts format. */
 import { textPart } from "../content.js";
-import { asArray, asObject, type JsonObject, str } from "../json.js";
+import { asArray, asObject, type JsonObject, snapshot, str } from "../json.js";
 import type { GenAIMessage, GenAIPart } from "../types.js";
 
 function sourcePart(source: JsonObject | undefined, modality: string): GenAIPart | undefined {
@@ -31,7 +31,7 @@ function toolResult(content: unknown): unknown {
     const text = str(asObject(block)?.["text"]);
     if (text !== undefined) texts.push(text);
   }
-  return texts.length > 0 ? texts.join("\n") : content;
+  return texts.length > 0 ? texts.join("\n") : snapshot(content);
 }
 
 export function blockPart(raw: unknown): GenAIPart | undefined {
@@ -52,11 +52,11 @@ export function blockPart(raw: unknown): GenAIPart | undefined {
       return sourcePart(asObject(b["source"]), "document");
     case "tool_use":
     case "server_tool_use":
-      return { type: "tool_call", id: str(b["id"]) ?? "", name: str(b["name"]) ?? "", arguments: b["input"] };
+      return { type: "tool_call", id: str(b["id"]) ?? "", name: str(b["name"]) ?? "", arguments: snapshot(b["input"]) };
     case "tool_result":
       return { type: "tool_call_response", id: str(b["tool_use_id"]) ?? "", response: toolResult(b["content"]) };
     default:
-      return typeof b["type"] === "string" ? ({ ...b } as GenAIPart) : undefined;
+      return typeof b["type"] === "string" ? (snapshot(b) as GenAIPart) : undefined;
   }
 }
 

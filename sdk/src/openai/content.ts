@@ -3,7 +3,7 @@
  * OpenTelemetry GenAI parts format.
  */
 import { textPart } from "../content.js";
-import { asArray, asObject, isObject, type JsonObject, parseArguments, str } from "../json.js";
+import { asArray, asObject, isObject, type JsonObject, parseArguments, snapshot, str } from "../json.js";
 import type { GenAIMessage, GenAIPart } from "../types.js";
 
 /** OpenAI's `developer` role is the system role of newer models. */
@@ -71,7 +71,7 @@ function contentPart(raw: unknown): GenAIPart | undefined {
       return filePart(p);
     default:
       // A part type this SDK does not know yet: keep it as the API spelled it.
-      return typeof p["type"] === "string" ? ({ ...p } as GenAIPart) : undefined;
+      return typeof p["type"] === "string" ? (snapshot(p) as GenAIPart) : undefined;
   }
 }
 
@@ -129,7 +129,7 @@ export function toolResponse(content: unknown): unknown {
     const text = str(asObject(part)?.["text"]) ?? str(asObject(part)?.["output"]);
     if (text !== undefined) texts.push(text);
   }
-  return texts.length > 0 ? texts.join("\n") : content;
+  return texts.length > 0 ? texts.join("\n") : snapshot(content);
 }
 
 /** One chat completion choice's message -> output message. */
@@ -169,7 +169,7 @@ export function responsesInputMessages(input: unknown): GenAIMessage[] {
     } else if (type === undefined || type === "message") {
       out.push({ role: otelRole(item["role"]), parts: contentParts(item["content"]) });
     } else if (typeof type === "string") {
-      out.push({ role: "user", parts: [{ ...item, type } as GenAIPart] });
+      out.push({ role: "user", parts: [{ ...(snapshot(item) as JsonObject), type } as GenAIPart] });
     }
   }
   return out;
@@ -218,7 +218,7 @@ export function responsesOutputParts(output: unknown): GenAIPart[] {
         break;
       }
       default:
-        if (typeof item["type"] === "string") parts.push({ ...item, type: item["type"] } as GenAIPart);
+        if (typeof item["type"] === "string") parts.push(snapshot(item) as GenAIPart);
     }
   }
   return parts;

@@ -1,0 +1,73 @@
+/**
+ * Content serialized at export instead of during the call.
+ *
+ * Turning captured messages into the JSON strings the GenAI conventions put on spans
+ * (`gen_ai.input.messages`, ...) is the largest part of what content capture adds to a call.
+ * When the SDK owns the whole export path (`init` without an app's own tracer provider), a call
+ * leaves that work with its ended span, and the exporter does it just before sending the batch:
+ * off the call's path, and for many spans in a row. The messages a call keeps are its own
+ * objects, converted from the request and the response as they arrive; the few nested values
+ * taken from the app's objects (tool inputs, part types the SDK does not know) are copies
+ * (json.ts `snapshot`), so nothing the app changes after the call shows in what is recorded. The
+ * app's own handle setters (`traceLLMCall`'s setInput / setOutput) serialize at once.
+ *
+ * With an app's own provider, other processors and exporters read the same spans, so calls
+ * serialize their content before the span ends, as usual.
+ */
+import type { Attributes } from "@opentelemetry/api";
+import type { ExportResult } from "@opentelemetry/core";
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { SerializedContent } from "./content.js";
+import { reportFailure } from "./diag.js";
+import { TOKENMETER_CONTENT_TRUNCATED } from "./semconv.js";
+
+/** One content attribute still to write: its key and what produces its value. */
+export type LaterContent = readonly [key: string, serialize: () => SerializedContent];
+
+const pending = new WeakMap<object, readonly LaterContent[]>();
+
+/** Leaves `content` for the exporter to write on `span`; call before the span ends. */
+export function deferContent(span: object, content: readonly LaterContent[]): void {
+  pending.set(span, content);
+}
+
+/** Writes the content left with `span` into its attributes (once); a failing item costs only itself. */
+export function writeDeferredContent(span: ReadableSpan): void {
+  const content = pending.get(span);
+  if (content === undefined) return;
+  pending.delete(span);
+  // The SDK's ended span keeps its attributes in a plain object: the exporter reads it from there.
+  const attributes = span.attributes as Attributes;
+  for (const [key, serialize] of content) {
+    try {
+      const { json, truncated } = serialize();
+      attributes[key] = json;
+      if (truncated) attributes[TOKENMETER_CONTENT_TRUNCATED] = true;
+    } catch (err) {
+      // A failing redact hook or an unserializable value costs the content, never the span.
+      reportFailure(`content capture (${key})`, err);
+    }
+  }
+}
+
+/** An exporter that writes each span's deferred content, then hands the batch to `inner`. */
+export class DeferredContentExporter implements SpanExporter {
+  readonly #inner: SpanExporter;
+
+  constructor(inner: SpanExporter) {
+    this.#inner = inner;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    for (const span of spans) writeDeferredContent(span);
+    this.#inner.export(spans, resultCallback);
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush?.() ?? Promise.resolve();
+  }
+}
