@@ -4,8 +4,11 @@
  * SDK, export included, and withAttributes still carries attribution across awaits.
  */
 import { executionAsyncId } from "node:async_hooks";
+import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { context, ROOT_CONTEXT, SpanStatusCode } from "@opentelemetry/api";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { context, ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
 import { hrTimeToMicroseconds } from "@opentelemetry/core";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
@@ -157,5 +160,39 @@ describe("content is serialized at export with the SDK's own provider", () => {
     expect(span?.attributes["gen_ai.usage.input_tokens"]).toBeGreaterThan(0);
     expect(span?.attributes["gen_ai.input.messages"]).toBeUndefined();
     expect(span?.attributes["gen_ai.output.messages"]).toBeUndefined();
+  });
+});
+
+describe("spans of ended calls are written in batches", () => {
+  it("an-ended-call's-span-is-written-on-the-next-turn-of-the-event-loop-without-a-flush", async () => {
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    exported.reset();
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Batched" }] });
+    await new Promise((resolve) => setImmediate(resolve));
+    // The provider's own flush exports what its processor holds, and no more: the span is there.
+    const provider = (
+      trace.getTracerProvider() as unknown as { getDelegate(): { forceFlush(): Promise<void> } }
+    ).getDelegate();
+    await provider.forceFlush();
+    expect(exported.getFinishedSpans().map((s) => s.name)).toEqual(["chat gpt-4o-mini"]);
+  });
+
+  it("a-script-that-ends-without-flushing-still-exports-its-last-call", async () => {
+    // A separate process: init, one call, no flush, no shutdown; the exporter prints what it gets.
+    const sdk = fileURLToPath(new URL("../sdk/dist/index.js", import.meta.url));
+    const script = `
+      import OpenAI from "openai";
+      import { init, observeOpenAI } from ${JSON.stringify(sdk)};
+      init({ serviceName: "short-script", exporter: {
+        export(spans, done) { for (const s of spans) console.log("exported " + s.name); done({ code: 0 }); },
+        shutdown: async () => {}, forceFlush: async () => {},
+      } });
+      const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: ${JSON.stringify(`${fake.url}/v1`)}, maxRetries: 0 }));
+      await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Last words" }] });
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+    });
+    expect(stdout.trim().split("\n")).toEqual(["exported chat gpt-4o-mini"]);
   });
 });

@@ -20,6 +20,7 @@ import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { type InitOptions, resolveConfig, type SdkConfig } from "./config.js";
 import { log } from "./diag.js";
 import { LazyContextManager } from "./lazy-context.js";
+import { flushEndedCalls } from "./llm-call.js";
 import { createRuntime, installRuntime } from "./runtime.js";
 import { addToProvider, createSpanProcessor } from "./span-processor.js";
 import type { TokenmeterHandle } from "./types.js";
@@ -67,17 +68,23 @@ function standalone(config: SdkConfig): TokenmeterHandle {
   // AsyncLocalStorage only once a context must follow `await`s (see lazy-context.ts).
   provider.register({ contextManager: new LazyContextManager() });
   installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION), true));
-  const stopFlushOnExit = flushOnExit(() => provider.forceFlush());
+  // Spans of ended calls may still wait for their batch (llm-call.ts): written first.
+  const forceFlush = (): Promise<void> => {
+    flushEndedCalls();
+    return provider.forceFlush();
+  };
+  const stopFlushOnExit = flushOnExit(forceFlush);
 
   let down: Promise<void> | undefined;
   return {
     mode: "standalone",
     exporting: true,
-    forceFlush: () => provider.forceFlush(),
+    forceFlush,
     shutdown() {
       down ??= (async () => {
         stopFlushOnExit();
         try {
+          flushEndedCalls();
           await provider.shutdown();
         } finally {
           trace.disable();
