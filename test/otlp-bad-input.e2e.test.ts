@@ -140,9 +140,10 @@ describe("bad OTLP input", () => {
     expect(metrics.body).toMatch(/tokenmeter_spans_rejected_total\{signal="traces",reason="invalid_span"\} [1-9]/);
   });
 
-  it("absurd-numbers-are-clamped-to-their-columns-and-nothing-waits-behind-them", async () => {
+  it("absurd-numbers-reach-no-row-or-metric-and-nothing-waits-behind-them", async () => {
     // Values no column can hold: a batch the engine refused would be retried, holding up every
-    // batch behind it.
+    // batch behind it. Token counts no call can have make the sender's usage unknown (unpriced,
+    // not metered); other numbers are clamped to their columns.
     const absurd = jsonSpan({ kind: 300 }, [
       { key: "gen_ai.usage.input_tokens", value: { doubleValue: 1e300 } },
       { key: "gen_ai.usage.cache_read.input_tokens", value: { doubleValue: -1e300 } },
@@ -155,7 +156,12 @@ describe("bad OTLP input", () => {
     const read = await collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${absurd.traceId}` });
     const [call] = (read.json() as { calls: Array<Record<string, unknown>> }).calls;
     expect(call).toMatchObject({ http_status: 0, cost_usd: null, priced: 0, reported_cost_usd: null });
-    expect(Number(call?.["input_tokens"])).toBe(Number.MAX_SAFE_INTEGER);
+    expect(call).toMatchObject({ input_tokens: 0, cache_read_tokens: 0, tokens_estimated: 0 });
+    const metrics = await collector.app.inject({ method: "GET", url: "/metrics" });
+    const counted = [...metrics.body.matchAll(/^tokenmeter_llm_tokens_total\{[^}]*\} (\S+)$/gm)].map((m) =>
+      Number(m[1]),
+    );
+    expect(counted.every((n) => n < 1e9)).toBe(true);
     expect(await callCount(good.traceId)).toBe(1);
     await stillServing();
   });

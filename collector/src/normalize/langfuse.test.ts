@@ -107,6 +107,16 @@ describe("langfuse adapter", () => {
     });
   });
 
+  it("an-implausible-count-in-usage-details-makes-the-usage-unknown", () => {
+    const facts = extract(
+      makeSpan({
+        ...ANTHROPIC_GENERATION,
+        "langfuse.observation.usage_details": JSON.stringify({ input: 30, output: 1e300 }),
+      }),
+    );
+    expect(facts).toMatchObject({ usageMissing: true, input_tokens: 0, output_tokens: 0 });
+  });
+
   it("embedding-type-and-embedding-generations-are-embeddings", () => {
     expect(langfuseAdapter.classify(makeSpan({ "langfuse.observation.type": "embedding" })).operation).toBe(
       "embeddings",

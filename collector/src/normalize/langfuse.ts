@@ -33,6 +33,7 @@ import {
   isRecord,
   objectAttr,
   paramsJson,
+  plausibleTokens,
   tokens,
 } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
@@ -139,6 +140,11 @@ function usageOf(details: Record<string, unknown> | undefined): UsageTotals | un
   let cacheWrite = 0;
   let reasoning = 0;
   let seen = false;
+  // One absurd count makes the sender's whole usage untrustworthy (see MAX_REPORTED_TOKENS).
+  for (const key in details) {
+    const n = toNum(details[key]);
+    if (n !== undefined && plausibleTokens(n) === undefined) return undefined;
+  }
   for (const key in details) {
     const n = toNum(details[key]);
     if (n === undefined) continue;

@@ -257,6 +257,28 @@ describe("otel_genai extract", () => {
     expect(facts.request_params).toBe("{}");
   });
 
+  it("one-implausible-token-count-makes-the-whole-usage-unknown", () => {
+    const base = { "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o" };
+    // A billion tokens is the most a call can report (MAX_REPORTED_TOKENS): kept as sent.
+    const atBound = extract(
+      makeSpan({ ...base, "gen_ai.usage.input_tokens": 1_000_000_000, "gen_ai.usage.output_tokens": 5 }),
+    );
+    expect(atBound).toMatchObject({ usageMissing: false, input_tokens: 1_000_000_000, output_tokens: 5 });
+    // Above it, or negative, in any count: the sender's other counts are not trusted either.
+    const implausible: Attributes[] = [
+      { "gen_ai.usage.input_tokens": 1_000_000_001 },
+      { "gen_ai.usage.input_tokens": 1e300 },
+      { "gen_ai.usage.cache_read.input_tokens": -1 },
+      { "gen_ai.usage.reasoning.output_tokens": 2e12 },
+    ];
+    for (const bad of implausible) {
+      const facts = extract(
+        makeSpan({ ...base, "gen_ai.usage.input_tokens": 120, "gen_ai.usage.output_tokens": 5, ...bad }),
+      );
+      expect(facts).toMatchObject({ usageMissing: true, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0 });
+    }
+  });
+
   it("error-span-takes-type-from-exception-event", () => {
     const facts = extract(
       makeSpan(

@@ -225,15 +225,41 @@ export interface UsageKeys {
   reasoning: readonly string[];
 }
 
-/** The token counts a span reports under `keys`. */
+/**
+ * The largest token count one call can report: far above any model's context window (a few
+ * million tokens), far below what breaks sums. A count above it, or a negative one, is a
+ * sender's bug (or a hostile span), and the sender's other counts are then no more trustworthy:
+ * the call's usage counts as not reported, so it is estimated from its content or left unpriced,
+ * never priced, metered and budgeted on an absurd number.
+ */
+export const MAX_REPORTED_TOKENS = 1_000_000_000;
+
+/** `n` when it is a plausible token count (see MAX_REPORTED_TOKENS), else undefined. */
+export function plausibleTokens(n: number | undefined): number | undefined {
+  return n !== undefined && n >= 0 && n <= MAX_REPORTED_TOKENS ? n : undefined;
+}
+
+const NOT_REPORTED: ReportedUsage = Object.freeze({
+  input: undefined,
+  output: undefined,
+  cacheRead: undefined,
+  cacheWrite: undefined,
+  reasoning: undefined,
+});
+
+/** The token counts a span reports under `keys`; none at all when one of them is implausible. */
 export function reportedUsage(a: Attributes, keys: UsageKeys): ReportedUsage {
-  return {
+  const usage: ReportedUsage = {
     input: firstNum(a, keys.input),
     output: firstNum(a, keys.output),
     cacheRead: firstNum(a, keys.cacheRead),
     cacheWrite: firstNum(a, keys.cacheWrite),
     reasoning: firstNum(a, keys.reasoning),
   };
+  for (const n of [usage.input, usage.output, usage.cacheRead, usage.cacheWrite, usage.reasoning]) {
+    if (n !== undefined && plausibleTokens(n) === undefined) return NOT_REPORTED;
+  }
+  return usage;
 }
 
 /**
