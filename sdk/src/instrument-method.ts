@@ -47,8 +47,8 @@ export interface ClientState {
   serverPort: number | undefined;
   /** Runs the original method; a client may use it to switch its own tracing off for the call. */
   around: (<T>(run: () => T) => T) | undefined;
-  /** Cache of the runtime defaults merged with this client's attribution. */
-  cached: { runtime: Runtime; attribution: ResolvedAttribution; content: ContentPolicy } | undefined;
+  /** Cache of the runtime defaults merged with this client's settings. */
+  cached: ClientSettings | undefined;
 }
 
 export function createClientState(provider: string, baseURL: unknown, options: ObserveOptions): ClientState {
@@ -71,6 +71,7 @@ export function createClientState(provider: string, baseURL: unknown, options: O
 export function setServer(state: ClientState, baseURL: unknown): void {
   state.serverAddress = undefined;
   state.serverPort = undefined;
+  state.cached = undefined;
   if (typeof baseURL !== "string") return;
   try {
     const url = new URL(baseURL);
@@ -89,18 +90,35 @@ export function applyObserveOptions(state: ClientState, defaultProvider: string,
   state.cached = undefined;
 }
 
+interface ClientSettings {
+  readonly runtime: Runtime;
+  readonly attribution: ResolvedAttribution;
+  readonly content: ContentPolicy;
+  /**
+   * What every span of this client starts with, in one object copied per call: the runtime's
+   * base attributes, provider, server, and the client's attribution (init defaults included).
+   */
+  readonly spanAttributes: Readonly<Attributes>;
+}
+
 /** Runtime-dependent parts of a client's settings, recomputed only when `init` changes the runtime. */
-function settingsFor(state: ClientState, runtime: Runtime): NonNullable<ClientState["cached"]> {
+function settingsFor(state: ClientState, runtime: Runtime): ClientSettings {
   const cached = state.cached;
   if (cached !== undefined && cached.runtime === runtime) return cached;
-  const fresh = {
+  const attribution = resolveAttribution(mergeAttribution(runtime.defaults, state.attribution));
+  const spanAttributes: Attributes = { ...runtime.baseAttributes, [GEN_AI_PROVIDER_NAME]: state.provider };
+  if (state.serverAddress !== undefined) spanAttributes[SERVER_ADDRESS] = state.serverAddress;
+  if (state.serverPort !== undefined) spanAttributes[SERVER_PORT] = state.serverPort;
+  Object.assign(spanAttributes, attribution.spanAttributes);
+  const fresh: ClientSettings = {
     runtime,
-    attribution: resolveAttribution(mergeAttribution(runtime.defaults, state.attribution)),
+    attribution,
     content: {
       capture: state.captureContent ?? runtime.config.captureContent,
       redact: state.redact ?? runtime.config.redact,
       maxChars: runtime.config.maxContentChars,
     },
+    spanAttributes: Object.freeze(spanAttributes),
   };
   state.cached = fresh;
   return fresh;
@@ -108,12 +126,14 @@ function settingsFor(state: ClientState, runtime: Runtime): NonNullable<ClientSt
 
 /**
  * Layers, lowest first: init defaults, the client's attributes, the context's (withAttributes
- * or incoming baggage), the call's own x-tokenmeter-* headers.
+ * or incoming baggage), the call's own x-tokenmeter-* headers. Undefined when the call adds
+ * nothing to the client's own layer (already in the client's span attributes).
  */
 function callAttribution(clientLayer: ResolvedAttribution, parent: Context, perCall: Attribution | undefined) {
-  const fromContext = contextAttribution(parent);
-  const hasContext = !isEmptyAttribution(fromContext);
-  if (!hasContext && perCall === undefined) return clientLayer.spanAttributes;
+  // The root context carries neither attribution nor baggage.
+  const fromContext = parent === ROOT_CONTEXT ? undefined : contextAttribution(parent);
+  const hasContext = fromContext !== undefined && !isEmptyAttribution(fromContext);
+  if (!hasContext && perCall === undefined) return undefined;
   let merged = clientLayer.value;
   if (hasContext) merged = mergeAttribution(merged, fromContext.value);
   if (perCall !== undefined) merged = mergeAttribution(merged, normalizeAttribution(perCall));
@@ -130,14 +150,12 @@ export function startCall(
   const settings = settingsFor(state, runtime);
   const parent = context.active();
   const model = str(body["model"]) ?? "";
-  const attributes: Attributes = Object.assign({}, runtime.baseAttributes);
+  const attributes: Attributes = { ...settings.spanAttributes };
   attributes[GEN_AI_OPERATION_NAME] = endpoint.operation;
-  attributes[GEN_AI_PROVIDER_NAME] = state.provider;
   if (model !== "") attributes[GEN_AI_REQUEST_MODEL] = model;
-  if (state.serverAddress !== undefined) attributes[SERVER_ADDRESS] = state.serverAddress;
-  if (state.serverPort !== undefined) attributes[SERVER_PORT] = state.serverPort;
   endpoint.requestAttributes(body, attributes);
-  Object.assign(attributes, callAttribution(settings.attribution, parent, perCall));
+  const attribution = callAttribution(settings.attribution, parent, perCall);
+  if (attribution !== undefined) Object.assign(attributes, attribution);
 
   const call = new LlmCall({
     tracer: runtime.tracer,
