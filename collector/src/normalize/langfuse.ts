@@ -29,11 +29,11 @@ import {
   addObjectTags,
   addPrefixedTags,
   emptyFacts,
+  implausibleTokens,
   isoOffsetMs,
   isRecord,
   objectAttr,
   paramsJson,
-  plausibleTokens,
   tokens,
 } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
@@ -141,10 +141,7 @@ function usageOf(details: Record<string, unknown> | undefined): UsageTotals | un
   let reasoning = 0;
   let seen = false;
   // One absurd count makes the sender's whole usage untrustworthy (see MAX_REPORTED_TOKENS).
-  for (const key in details) {
-    const n = toNum(details[key]);
-    if (n !== undefined && plausibleTokens(n) === undefined) return undefined;
-  }
+  for (const key in details) if (implausibleTokens(toNum(details[key]))) return undefined;
   for (const key in details) {
     const n = toNum(details[key]);
     if (n === undefined) continue;

@@ -234,11 +234,6 @@ export interface UsageKeys {
  */
 export const MAX_REPORTED_TOKENS = 1_000_000_000;
 
-/** `n` when it is a plausible token count (see MAX_REPORTED_TOKENS), else undefined. */
-export function plausibleTokens(n: number | undefined): number | undefined {
-  return n !== undefined && n >= 0 && n <= MAX_REPORTED_TOKENS ? n : undefined;
-}
-
 const NOT_REPORTED: ReportedUsage = Object.freeze({
   input: undefined,
   output: undefined,
@@ -256,10 +251,14 @@ export function reportedUsage(a: Attributes, keys: UsageKeys): ReportedUsage {
     cacheWrite: firstNum(a, keys.cacheWrite),
     reasoning: firstNum(a, keys.reasoning),
   };
-  for (const n of [usage.input, usage.output, usage.cacheRead, usage.cacheWrite, usage.reasoning]) {
-    if (n !== undefined && plausibleTokens(n) === undefined) return NOT_REPORTED;
-  }
-  return usage;
+  const { input, output, cacheRead, cacheWrite, reasoning } = usage;
+  const bad = implausibleTokens(input) || implausibleTokens(output) || implausibleTokens(cacheRead);
+  return bad || implausibleTokens(cacheWrite) || implausibleTokens(reasoning) ? NOT_REPORTED : usage;
+}
+
+/** A count that is reported but no call can have (negative, or above MAX_REPORTED_TOKENS). */
+export function implausibleTokens(n: number | undefined): boolean {
+  return n !== undefined && !(n >= 0 && n <= MAX_REPORTED_TOKENS);
 }
 
 /**
