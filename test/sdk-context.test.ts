@@ -177,6 +177,28 @@ describe("spans of ended calls are written in batches", () => {
     expect(exported.getFinishedSpans().map((s) => s.name)).toEqual(["chat gpt-4o-mini"]);
   });
 
+  it("forty-calls-ending-together-each-export-one-span-with-its-own-prompt", async () => {
+    // More than two batches' worth (16) end in the same turns: none lost, none mixed up.
+    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    exported.reset();
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const stream = await client.chat.completions.create({
+          model: "gpt-4o-mini",
+          stream: true,
+          stream_options: { include_usage: true },
+          messages: [{ role: "user", content: `Parallel call ${i}` }],
+        });
+        for await (const _ of stream);
+      }),
+    );
+    await handle.forceFlush();
+    const prompts = exported
+      .getFinishedSpans()
+      .map((s) => JSON.parse(String(s.attributes["gen_ai.input.messages"]))[0].parts[0].content as string);
+    expect(prompts.sort()).toEqual(Array.from({ length: 40 }, (_, i) => `Parallel call ${i}`).sort());
+  });
+
   it("a-script-that-ends-without-flushing-still-exports-its-last-call", async () => {
     // A separate process: init, one call, no flush, no shutdown; the exporter prints what it gets.
     const sdk = fileURLToPath(new URL("../sdk/dist/index.js", import.meta.url));
