@@ -31,23 +31,29 @@ export function deferContent(span: object, content: readonly LaterContent[]): vo
   pending.set(span, content);
 }
 
-/** Writes the content left with `span` into its attributes (once); a failing item costs only itself. */
+/**
+ * Serializes one content attribute into `attributes` (with the truncation flag when it was cut):
+ * during the call, or at export for deferred content. A failing redact hook or an unserializable
+ * value costs that content only.
+ */
+export function writeContent(attributes: Attributes, key: string, serialize: () => SerializedContent): void {
+  try {
+    const { json, truncated } = serialize();
+    attributes[key] = json;
+    if (truncated) attributes[TOKENMETER_CONTENT_TRUNCATED] = true;
+  } catch (err) {
+    reportFailure(`content capture (${key})`, err);
+  }
+}
+
+/** Writes the content left with `span` into its attributes (once). */
 export function writeDeferredContent(span: ReadableSpan): void {
   const content = pending.get(span);
   if (content === undefined) return;
   pending.delete(span);
   // The SDK's ended span keeps its attributes in a plain object: the exporter reads it from there.
   const attributes = span.attributes as Attributes;
-  for (const [key, serialize] of content) {
-    try {
-      const { json, truncated } = serialize();
-      attributes[key] = json;
-      if (truncated) attributes[TOKENMETER_CONTENT_TRUNCATED] = true;
-    } catch (err) {
-      // A failing redact hook or an unserializable value costs the content, never the span.
-      reportFailure(`content capture (${key})`, err);
-    }
-  }
+  for (const [key, serialize] of content) writeContent(attributes, key, serialize);
 }
 
 /** An exporter that writes each span's deferred content, then hands the batch to `inner`. */

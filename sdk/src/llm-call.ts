@@ -27,7 +27,7 @@ import {
   textPart,
   toGenAIMessages,
 } from "./content.js";
-import { deferContent, type LaterContent } from "./deferred-content.js";
+import { deferContent, type LaterContent, writeContent } from "./deferred-content.js";
 import { reportFailure } from "./diag.js";
 import {
   ERROR_TYPE,
@@ -44,7 +44,6 @@ import {
   GEN_AI_USAGE_OUTPUT_TOKENS,
   GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
   HTTP_RESPONSE_STATUS_CODE,
-  TOKENMETER_CONTENT_TRUNCATED,
   TOKENMETER_STATUS,
 } from "./semconv.js";
 import type { GenAIMessage, GenAIPart, LLMCallHandle, MessageInput, TokenUsage } from "./types.js";
@@ -256,16 +255,8 @@ export class LlmCall implements LLMCallHandle {
       this.#laterContent.push([key, serialize]);
       return;
     }
-    try {
-      const { json, truncated } = serialize();
-      const facts = this.#facts();
-      if (facts === undefined) return;
-      facts[key] = json;
-      if (truncated) facts[TOKENMETER_CONTENT_TRUNCATED] = true;
-    } catch (err) {
-      // A failing redact hook or an unserializable value costs the content, never the call.
-      reportFailure(`content capture (${key})`, err);
-    }
+    const facts = this.#facts();
+    if (facts !== undefined) writeContent(facts, key, serialize);
   }
 
   /** The prompt, as messages the SDK built (endpoints); `ownObjects` as in #setContent. */
