@@ -5,7 +5,7 @@
 import type { Attributes } from "@opentelemetry/api";
 import { textPart } from "../content.js";
 import type { Endpoint, StreamSink } from "../endpoint.js";
-import { asObject, count, type JsonObject, parseArguments, str } from "../json.js";
+import { asObject, count, isObject, type JsonObject, parseArguments, str } from "../json.js";
 import type { LlmCall } from "../llm-call.js";
 import { OPENAI_RESPONSE_SERVICE_TIER, OPENAI_RESPONSE_SYSTEM_FINGERPRINT } from "../semconv.js";
 import type { GenAIMessage, GenAIPart } from "../types.js";
@@ -82,23 +82,21 @@ class ChatStreamSink implements StreamSink {
     return c;
   }
 
-  // Runs once per streamed event, so it reads fields directly and checks types inline rather
-  // than through the json.ts readers: same checks, without a call and a result per field.
-  item(event: unknown): void {
-    if (typeof event !== "object" || event === null || Array.isArray(event)) return;
-    const chunk = event as JsonObject;
+  // Runs once per streamed event, so it reads each field once, narrowing with isObject rather
+  // than the asObject / asArray readers (no result object or empty array per field).
+  item(chunk: unknown): void {
+    if (!isObject(chunk)) return;
     if (this.#id === undefined) this.#id = str(chunk["id"]);
     if (this.#model === undefined) this.#model = str(chunk["model"]);
     if (this.#tier === undefined) this.#tier = str(chunk["service_tier"]);
     if (this.#fingerprint === undefined) this.#fingerprint = str(chunk["system_fingerprint"]);
     const usage = chunk["usage"];
-    if (typeof usage === "object" && usage !== null && !Array.isArray(usage)) this.#usage = usage as JsonObject;
+    if (isObject(usage)) this.#usage = usage;
     const choices = chunk["choices"];
     if (!Array.isArray(choices)) return;
     for (let i = 0; i < choices.length; i++) {
       const choice: unknown = choices[i];
-      if (typeof choice !== "object" || choice === null || Array.isArray(choice)) continue;
-      this.#fold(choice as JsonObject);
+      if (isObject(choice)) this.#fold(choice);
     }
   }
 
@@ -109,8 +107,8 @@ class ChatStreamSink implements StreamSink {
     // The deltas only feed the output messages, which exist only when content is captured.
     if (!this.#call.capture) return;
     const delta = choice["delta"];
-    if (typeof delta !== "object" || delta === null || Array.isArray(delta)) return;
-    const { content, refusal, tool_calls: toolCalls } = delta as JsonObject;
+    if (!isObject(delta)) return;
+    const { content, refusal, tool_calls: toolCalls } = delta;
     if (typeof content === "string" && content !== "") acc.text.push(content);
     if (typeof refusal === "string" && refusal !== "") acc.refusal.push(refusal);
     if (Array.isArray(toolCalls)) foldToolCalls(acc, toolCalls);
