@@ -20,10 +20,10 @@ export interface Runtime {
   /** Attributes every SDK span starts with: source marker, environment. */
   readonly baseAttributes: Readonly<Attributes>;
   /**
-   * Whether a call in the root context may open its span when it ends (LlmCall's `deferSpan`):
-   * true only for the SDK's own provider at sample rate 1 (always-on root sampler), whose span
-   * processor does nothing at span start. Starting and ending a span in one go costs an instrumented call less
-   * than two visits to the tracer, one before the request and one after the answer.
+   * Whether a call in the root context may open its span when it ends (LlmCall's `deferSpan`),
+   * written with other ended calls' spans in one pass over the tracer: true only for the SDK's
+   * own provider at sample rate 1 (always-on root sampler), whose span processor does nothing at
+   * span start.
    */
   readonly deferSpans: boolean;
   /**

@@ -48,7 +48,7 @@ function workerScript(): URL {
  * 0.45 s; two workers taking turns on the same requests: 3-8% less time per span with it.
  * Costs up to 144 MB more resident memory per worker.
  */
-export const INGEST_WORKER_YOUNG_GENERATION_MB = 192;
+const INGEST_WORKER_YOUNG_GENERATION_MB = 192;
 
 interface Slot {
   worker: Worker;
