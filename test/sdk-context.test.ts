@@ -14,7 +14,7 @@ import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeProvider, startFakeProvider } from "../collector/src/fake-provider/index.js";
-import { init, observeOpenAI, withAttributes } from "../sdk/src/index.js";
+import { init, type ObserveOptions, observeOpenAI, withAttributes } from "../sdk/src/index.js";
 
 let fake: FakeProvider;
 const exported = new InMemorySpanExporter();
@@ -35,18 +35,26 @@ const promisesTracked = async () => (await Promise.resolve().then(() => executio
 
 const manager = () => (context as unknown as { _getContextManager(): { tracking?: boolean } })._getContextManager();
 
+/** An OpenAI client observed by the SDK, against the fake provider unless `baseURL` says otherwise. */
+function observedClient(options?: ObserveOptions, baseURL = `${fake.url}/v1`): OpenAI {
+  return observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL, maxRetries: 0 }), options);
+}
+
+/** One streamed chat call (usage included) with `prompt`, read to its end. */
+async function streamToEnd(client: OpenAI, prompt: string): Promise<void> {
+  const stream = await client.chat.completions.create({
+    model: "gpt-4o-mini",
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: "user", content: prompt }],
+  });
+  for await (const _ of stream);
+}
+
 describe("async context only when needed", () => {
   it("root-context-calls-and-their-export-leave-async-context-tracking-off", async () => {
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
-    for (let i = 0; i < 3; i++) {
-      const stream = await client.chat.completions.create({
-        model: "gpt-4o-mini",
-        stream: true,
-        stream_options: { include_usage: true },
-        messages: [{ role: "user", content: `Root call ${i}` }],
-      });
-      for await (const _ of stream);
-    }
+    const client = observedClient();
+    for (let i = 0; i < 3; i++) await streamToEnd(client, `Root call ${i}`);
     // The batch span processor exports inside a tracing-suppressed context.
     await handle.forceFlush();
     expect(exported.getFinishedSpans().filter((s) => s.name === "chat gpt-4o-mini")).toHaveLength(3);
@@ -57,7 +65,7 @@ describe("async context only when needed", () => {
 
   it("withAttributes-switches-tracking-on-and-attribution-follows-awaits", async () => {
     expect(manager().tracking).toBe(false);
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    const client = observedClient();
     const activeAfterAwait = await withAttributes({ team: "payments", user: "u-ctx" }, async () => {
       await sleep(5);
       await client.chat.completions.create({
@@ -80,16 +88,10 @@ const nowMicros = () => (performance.timeOrigin + performance.now()) * 1000;
 
 describe("spans of root-context calls open when the call ends", () => {
   it("a-root-call's-span-carries-the-call's-own-start-and-end-times", async () => {
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    const client = observedClient();
     exported.reset();
     const before = nowMicros();
-    const stream = await client.chat.completions.create({
-      model: "gpt-4o-mini",
-      stream: true,
-      stream_options: { include_usage: true },
-      messages: [{ role: "user", content: "Timed call" }],
-    });
-    for await (const _ of stream);
+    await streamToEnd(client, "Timed call");
     const after = nowMicros();
     await handle.forceFlush();
     const [span] = exported.getFinishedSpans();
@@ -109,7 +111,7 @@ describe("spans of root-context calls open when the call ends", () => {
 
   it("a-failed-root-call's-exception-is-timed-within-its-span", async () => {
     // Nothing listens on port 9 here: the connection is refused.
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: "http://127.0.0.1:9/v1", maxRetries: 0 }));
+    const client = observedClient(undefined, "http://127.0.0.1:9/v1");
     exported.reset();
     await expect(
       client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "No server" }] }),
@@ -126,7 +128,7 @@ describe("spans of root-context calls open when the call ends", () => {
 
 describe("content is serialized at export with the SDK's own provider", () => {
   it("what-the-app-changes-in-its-request-after-the-call-does-not-reach-the-recorded-prompt", async () => {
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    const client = observedClient();
     exported.reset();
     const part = { type: "input_video", video: { url: "https://videos.example/a.mp4" } };
     const messages: OpenAI.ChatCompletionMessageParam[] = [
@@ -144,7 +146,7 @@ describe("content is serialized at export with the SDK's own provider", () => {
   });
 
   it("a-redact-hook-failing-at-export-costs-only-that-content", async () => {
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }), {
+    const client = observedClient({
       redact: () => {
         throw new Error("redactor bug");
       },
@@ -165,7 +167,7 @@ describe("content is serialized at export with the SDK's own provider", () => {
 
 describe("spans of ended calls are written in batches", () => {
   it("an-ended-call's-span-is-written-on-the-next-turn-of-the-event-loop-without-a-flush", async () => {
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    const client = observedClient();
     exported.reset();
     await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Batched" }] });
     await new Promise((resolve) => setImmediate(resolve));
@@ -179,19 +181,9 @@ describe("spans of ended calls are written in batches", () => {
 
   it("forty-calls-ending-together-each-export-one-span-with-its-own-prompt", async () => {
     // More than two batches' worth (16) end in the same turns: none lost, none mixed up.
-    const client = observeOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 }));
+    const client = observedClient();
     exported.reset();
-    await Promise.all(
-      Array.from({ length: 40 }, async (_, i) => {
-        const stream = await client.chat.completions.create({
-          model: "gpt-4o-mini",
-          stream: true,
-          stream_options: { include_usage: true },
-          messages: [{ role: "user", content: `Parallel call ${i}` }],
-        });
-        for await (const _ of stream);
-      }),
-    );
+    await Promise.all(Array.from({ length: 40 }, (_, i) => streamToEnd(client, `Parallel call ${i}`)));
     await handle.forceFlush();
     const prompts = exported
       .getFinishedSpans()
