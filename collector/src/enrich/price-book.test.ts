@@ -179,6 +179,11 @@ describe("lookup: exact ids, aliases and snapshots", () => {
       "claude-3-5-sonnet",
       "us.anthropic.claude-3-5-sonnet-20241022-v2",
     ]);
+    expect(nameCandidates("ft:gpt-4o-mini-2024-07-18:acme:support:A1b2C3")).toEqual([
+      "ft:gpt-4o-mini-2024-07-18:acme:support:a1b2c3",
+      "ft:gpt-4o-mini-2024-07-18",
+      "ft:gpt-4o-mini",
+    ]);
     expect(nameCandidates("Models/Gemini-2.0-Flash-001")).toEqual([
       "models/gemini-2.0-flash-001",
       "models/gemini-2.0-flash",
@@ -218,7 +223,8 @@ describe("lookup: providers", () => {
 
   it("unknown models have no price", () => {
     expect(book.lookup("openai", "my-finetune", AT)).toBeUndefined();
-    expect(book.lookup("openai", "ft:gpt-4o-mini-2024-07-18:org::abc", AT)).toBeUndefined();
+    // Fine-tuned from a base the catalog has no fine-tuning price for: not the base's price.
+    expect(book.lookup("openai", "ft:davinci-002:org::abc", AT)).toBeUndefined();
     expect(book.lookup("", "", AT)).toBeUndefined();
     expect(book.lookup("openai", "x".repeat(10_000), AT)).toBeUndefined();
   });

@@ -244,11 +244,15 @@ const BEDROCK_ID =
   /^(?:[a-z]{2,6}(?:-[a-z]+)?\.)?(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen)\.(.+)$/;
 const BEDROCK_VERSION = /(?:-v\d+)?(?::\d+)?$|-\d+:\d+$/;
 
+// OpenAI fine-tuned models: ft:<base model>[:<org>:<suffix>:<id>[:ckpt-step-N]]
+const FINE_TUNED_ID = /^ft:([^:]+)/;
+
 /**
  * The names to try for a model id, most specific first: the id itself, then with dated
  * snapshot suffixes stripped, then without path prefixes (openai/gpt-4o, models/gemini-2.5-pro,
  * accounts/fireworks/models/x, publishers/google/models/x), then Bedrock ids, then without a
  * ":tag" suffix. Claude ids written with dots (claude-sonnet-4.5) also get the dashed form.
+ * OpenAI fine-tuned ids (ft:gpt-4o-mini-2024-07-18:org::id) try ft:<base> and its snapshots only.
  */
 export function nameCandidates(model: string): string[] {
   const out: string[] = [];
@@ -281,6 +285,13 @@ export function nameCandidates(model: string): string[] {
   addWithSnapshots(m);
   const base = m.includes("/") ? m.slice(m.lastIndexOf("/") + 1) : m;
   if (base !== m) addWithSnapshots(base);
+  // A fine-tuned model has prices of its own (ft:<base>), never its base model's: the generic
+  // ":tag" rule below must not reach the base name.
+  const fineTuned = FINE_TUNED_ID.exec(base);
+  if (fineTuned?.[1] !== undefined) {
+    addWithSnapshots(`ft:${fineTuned[1]}`);
+    return out;
+  }
   const bedrock = BEDROCK_ID.exec(base);
   if (bedrock?.[1] !== undefined) addWithSnapshots(bedrock[1].replace(BEDROCK_VERSION, ""));
   const colon = base.indexOf(":");

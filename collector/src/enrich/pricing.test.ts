@@ -162,6 +162,32 @@ describe("priceCall", () => {
     ).toEqual({ cost_usd: "0.0035", priced: 1, price_id: "openai/gpt-4o@2024-08-06" });
   });
 
+  it("fine-tuned model: its own prices, never the base model's", () => {
+    // ft:gpt-4o-mini-2024-07-18:acme::A1b2C3 -> ft:gpt-4o-mini: input $0.30, cached $0.15, output $1.20
+    //   input 10000 of which cache_read 4000 -> uncached 6000
+    //   6000 * 0.30 / 1e6 = 0.0018
+    //   4000 * 0.15 / 1e6 = 0.0006
+    //    500 * 1.20 / 1e6 = 0.0006
+    //   total               0.003   (at the base gpt-4o-mini's prices it would be 0.0015)
+    const usage = { input_tokens: 10_000, cache_read_tokens: 4000, output_tokens: 500 };
+    expect(priceCall(call({ response_model: "ft:gpt-4o-mini-2024-07-18:acme::A1b2C3", ...usage }), book)).toEqual({
+      cost_usd: "0.003",
+      priced: 1,
+      price_id: "openai/ft:gpt-4o-mini@2024-07-23",
+    });
+    // A checkpoint of a fine-tuning job, and a router's "openai/" prefix, price the same way.
+    const checkpoint = "openai/ft:gpt-4.1-2025-04-14:acme:support:B2c3:ckpt-step-120";
+    expect(priceCall(call({ response_model: checkpoint, ...usage }), book).price_id).toBe(
+      "openai/ft:gpt-4.1@2025-04-14",
+    );
+    // A base model the catalog has no fine-tuning price for stays unknown instead of taking the base price.
+    expect(priceCall(call({ response_model: "ft:gpt-5-mini-2025-08-07:acme::C3d4", ...usage }), book)).toEqual({
+      cost_usd: null,
+      priced: 0,
+      price_id: "",
+    });
+  });
+
   it("effective dates: a price change on day D (o3, 2025-06-10)", () => {
     const o3 = { request_model: "o3", input_tokens: 1000, output_tokens: 1000 };
     // Before D: $10 / $40 -> 1000 * 10 / 1e6 + 1000 * 40 / 1e6 = 0.01 + 0.04 = 0.05
