@@ -168,6 +168,9 @@ describe("lookup: exact ids, aliases and snapshots", () => {
     expect(priceId("aws.bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0")).toBe(
       "anthropic/claude-haiku-4-5@2025-10-15",
     );
+    expect(priceId("aws.bedrock", "amazon.nova-pro-v1:0")).toBe("amazon/nova-pro@2024-12-03");
+    expect(priceId("aws.bedrock", "us.amazon.nova-micro-v1:0")).toBe("amazon/nova-micro@2024-12-03");
+    expect(priceId("bedrock", "amazon.nova-premier-v1:0")).toBe("amazon/nova-premier@2025-04-30");
     expect(priceId("gcp.vertex_ai", "claude-3-5-sonnet-v2@20241022")).toBe("anthropic/claude-3-5-sonnet@2024-06-20");
     expect(priceId("gcp.vertex_ai", "claude-opus-4-5@20251101")).toBe("anthropic/claude-opus-4-5@2025-11-24");
   });

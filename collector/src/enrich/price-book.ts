@@ -213,11 +213,12 @@ const PROVIDER_SPELLINGS: Readonly<Record<string, string>> = {
 
 /**
  * Which catalog providers price a provider's calls. Azure OpenAI bills OpenAI's list prices,
- * Bedrock and Vertex bill Anthropic's for Claude, and Vertex shares Gemini's prices.
+ * Bedrock and Vertex bill Anthropic's for Claude, and Vertex shares Gemini's prices. Bedrock's
+ * own models (Amazon Nova) are priced under aws.bedrock.
  */
 const PRICE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   "azure.ai.openai": ["openai"],
-  "aws.bedrock": ["anthropic"],
+  "aws.bedrock": ["aws.bedrock", "anthropic"],
   "gcp.vertex_ai": ["gcp.gemini", "anthropic"],
 };
 
