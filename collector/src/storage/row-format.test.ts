@@ -24,6 +24,13 @@ describe("row format", () => {
     });
   });
 
+  it("16-digit timestamps are written as their digits, zeros inside kept", () => {
+    const row = { trace_id: "", span_id: "", input: "", output: "", redacted: 0 };
+    for (const timestamp of [1e15, 1_790_000_000_000_001, 1_790_000_000_099_999, 1_799_999_999_999_999, 1e16 - 2]) {
+      expect(encodeLine(CALL_CONTENT_COLUMNS, { ...row, timestamp }).split("\t")[0]).toBe(String(timestamp));
+    }
+  });
+
   it("timestamps with fewer than 16 digits of microseconds are written as date and time", () => {
     const line = encodeLine(CALL_CONTENT_COLUMNS, {
       timestamp: 946_684_800_000_001,

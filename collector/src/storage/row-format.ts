@@ -198,7 +198,12 @@ function field(v: unknown): string {
  */
 function timeField(us: unknown): string {
   if (typeof us !== "number" || !Number.isInteger(us)) return field(us);
-  if (us >= 1e15 && us < 1e16) return String(us);
+  if (us >= 1e15 && us < 1e16) {
+    // Two small integers print several times faster than one 16-digit double.
+    const high = Math.floor(us / 1e8);
+    const low = us - high * 1e8;
+    return `${high}${low < 1e7 ? String(low).padStart(8, "0") : low}`;
+  }
   const frac = ((us % 1e6) + 1e6) % 1e6;
   const iso = new Date((us - frac) / 1000).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${String(frac).padStart(6, "0")}`;
