@@ -3,7 +3,8 @@
  * name, endpoint, attribution defaults, collector tokens), and sampling.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
+import { createServer } from "node:net";
+import { context, DiagLogLevel, diag, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -185,6 +186,35 @@ describe("init configuration", () => {
     } finally {
       await provider.shutdown();
       trace.disable();
+    }
+  });
+
+  it("collector-unreachable: calls work, forceFlush and shutdown resolve, and the diag logger says why", async () => {
+    // A port nobody listens on.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    process.env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"] = "500";
+    const warnings: string[] = [];
+    // A component logger passes its namespace first, then the message.
+    const record = (...args: unknown[]) => warnings.push(args.join(" "));
+    diag.setLogger({ error: record, warn: record, info() {}, debug() {}, verbose() {} }, DiagLogLevel.WARN);
+    const handle = init({ endpoint: `http://127.0.0.1:${port}` });
+    try {
+      const ask = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "is anyone there?" }] };
+      const first = await client().chat.completions.create(ask);
+      expect(first.choices[0]?.message.content).toBeTruthy();
+      await expect(handle.forceFlush()).resolves.toBeUndefined();
+      await client().chat.completions.create(ask);
+      await expect(handle.shutdown()).resolves.toBeUndefined();
+      const lost = warnings.filter((w) => w.includes("spans were not exported to tokenmeter"));
+      expect(lost.some((w) => w.includes("forceFlush"))).toBe(true);
+      expect(lost.some((w) => w.includes("shutdown"))).toBe(true);
+    } finally {
+      await handle.shutdown();
+      diag.disable();
+      delete process.env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"];
     }
   });
 });

@@ -44,10 +44,24 @@ function registeredProvider(): object | undefined {
   return delegate;
 }
 
+/**
+ * Runs an export step of `forceFlush` / `shutdown` so that it never rejects: a collector that is
+ * down or refuses the spans must not turn into an exception in the app (often at exit, where
+ * nothing catches it). The spans are lost either way; the diag logger says why. How long it may
+ * take is the exporter's timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s by default).
+ */
+async function exportStep(what: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    log.warn(`${what}: spans were not exported to tokenmeter: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 function flushOnExit(flush: () => Promise<void>): () => void {
   // Short scripts end before the batch timer fires: export what is left when the loop empties.
   const onBeforeExit = () => {
-    flush().catch(() => undefined);
+    void flush();
   };
   process.once("beforeExit", onBeforeExit);
   return () => process.off("beforeExit", onBeforeExit);
@@ -69,10 +83,11 @@ function standalone(config: SdkConfig): TokenmeterHandle {
   provider.register({ contextManager: new LazyContextManager() });
   installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION), true));
   // Spans of ended calls may still wait for their batch (llm-call.ts): written first.
-  const forceFlush = (): Promise<void> => {
-    flushEndedCalls();
-    return provider.forceFlush();
-  };
+  const forceFlush = (): Promise<void> =>
+    exportStep("forceFlush", () => {
+      flushEndedCalls();
+      return provider.forceFlush();
+    });
   const stopFlushOnExit = flushOnExit(forceFlush);
 
   let down: Promise<void> | undefined;
@@ -85,7 +100,7 @@ function standalone(config: SdkConfig): TokenmeterHandle {
         stopFlushOnExit();
         try {
           flushEndedCalls();
-          await provider.shutdown();
+          await exportStep("shutdown", () => provider.shutdown());
         } finally {
           trace.disable();
           context.disable();
@@ -118,7 +133,8 @@ function attached(config: SdkConfig, provider: object): TokenmeterHandle {
     const flush = (provider as { forceFlush?: unknown }).forceFlush;
     return typeof flush === "function" ? Promise.resolve(Reflect.apply(flush, provider, [])) : Promise.resolve();
   };
-  const forceFlush = () => (remove === undefined ? flushProvider() : processor.forceFlush());
+  const forceFlush = () =>
+    exportStep("forceFlush", () => (remove === undefined ? flushProvider() : processor.forceFlush()));
   const stopFlushOnExit = flushOnExit(forceFlush);
 
   let down: Promise<void> | undefined;
@@ -131,7 +147,7 @@ function attached(config: SdkConfig, provider: object): TokenmeterHandle {
         stopFlushOnExit();
         try {
           if (remove !== undefined) {
-            await processor.shutdown();
+            await exportStep("shutdown", () => processor.shutdown());
             remove();
           }
         } finally {

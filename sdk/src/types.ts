@@ -134,8 +134,12 @@ export interface TokenmeterHandle {
   readonly mode: "standalone" | "attached";
   /** Whether spans reach tokenmeter directly (false when attached to a provider that could not take our exporter). */
   readonly exporting: boolean;
-  /** Exports every finished span now. */
+  /**
+   * Exports every finished span now. Never rejects: when the collector cannot be reached or
+   * refuses the spans, the diag logger says so (within the exporter's timeout,
+   * OTEL_EXPORTER_OTLP_TIMEOUT).
+   */
   forceFlush(): Promise<void>;
-  /** Flushes, stops exporting and undoes what `init` registered. */
+  /** Flushes, stops exporting and undoes what `init` registered. Never rejects, as forceFlush. */
   shutdown(): Promise<void>;
 }
