@@ -2,8 +2,9 @@
  * `init` configuration: validation errors naming the field, the environment variables (service
  * name, endpoint, attribution defaults, collector tokens), and sampling.
  */
-import { setImmediate as nextTurn } from "node:timers/promises";
+
 import { createServer } from "node:net";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { context, DiagLogLevel, diag, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import OpenAI from "openai";
