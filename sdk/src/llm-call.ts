@@ -123,13 +123,36 @@ function errorName(err: object): string {
   return typeof ctor?.name === "string" ? ctor.name : "";
 }
 
-/** Low-cardinality `error.type`: the error's class, else the HTTP status, else `_OTHER` (OTel spec). */
+/** Classes too general to tell failures apart: undici's fetch throws a TypeError for a dropped connection. */
+const GENERIC_ERROR_CLASSES: ReadonlySet<string> = new Set(["", "Object", "Error", "TypeError"]);
+/** A system or library error code (ECONNRESET, UND_ERR_SOCKET): few values, safe as a label. */
+const ERROR_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
+
+/** The code of the error or of what caused it, looked up a few causes deep. */
+function errorCode(err: object): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 3 && e !== null && typeof e === "object"; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && ERROR_CODE.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Low-cardinality `error.type` (OTel spec): the error's class, else the HTTP status, else the
+ * code of the error or its cause (a connection dropped mid-response is undici's `TypeError:
+ * terminated` caused by `UND_ERR_SOCKET`), else its name, else `_OTHER`.
+ */
 export function errorType(err: unknown): string {
   if (err === null || typeof err !== "object") return "_OTHER";
   const cls = errorName(err);
-  if (cls !== "" && cls !== "Object" && cls !== "Error") return cls;
+  if (!GENERIC_ERROR_CLASSES.has(cls)) return cls;
   const status = (err as { status?: unknown }).status;
   if (typeof status === "number") return String(status);
+  const code = errorCode(err);
+  if (code !== undefined) return code;
+  if (cls === "TypeError") return cls;
   const name = (err as { name?: unknown }).name;
   return typeof name === "string" && name !== "" ? name : cls || "_OTHER";
 }
