@@ -14,7 +14,7 @@ import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeProvider, startFakeProvider } from "../collector/src/fake-provider/index.js";
-import { init, type ObserveOptions, observeOpenAI, withAttributes } from "../sdk/src/index.js";
+import { init, type ObserveOptions, observeOpenAI, traceLLMCall, withAttributes } from "../sdk/src/index.js";
 
 let fake: FakeProvider;
 const exported = new InMemorySpanExporter();
@@ -107,6 +107,27 @@ describe("spans of root-context calls open when the call ends", () => {
     expect(hrTimeToMicroseconds(span?.duration ?? [0, 0])).toBeCloseTo(end - start, 0);
     const ttft = span?.attributes["gen_ai.response.time_to_first_chunk"];
     expect(typeof ttft === "number" && ttft > 0 && ttft * 1e6 <= end - start).toBe(true);
+  });
+
+  it("time-to-first-chunk-never-exceeds-the-span's-duration (a span opened at the call's start)", async () => {
+    exported.reset();
+    // Under withAttributes the span opens when the call starts; a first chunk that comes just
+    // before the end makes the two figures as close as they get.
+    await withAttributes({ feature: "ttft" }, async () => {
+      for (let i = 0; i < 50; i++) {
+        await traceLLMCall({ provider: "openai", model: "gpt-4o-mini" }, async (call) => {
+          call.recordFirstChunk();
+        });
+      }
+    });
+    await handle.forceFlush();
+    const spans = exported.getFinishedSpans().filter((s) => s.name === "chat gpt-4o-mini");
+    expect(spans).toHaveLength(50);
+    const over = spans.filter((span) => {
+      const ttft = span.attributes["gen_ai.response.time_to_first_chunk"];
+      return typeof ttft !== "number" || ttft * 1e6 > hrTimeToMicroseconds(span.duration);
+    });
+    expect(over).toHaveLength(0);
   });
 
   it("a-failed-root-call's-exception-is-timed-within-its-span", async () => {

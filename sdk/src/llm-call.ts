@@ -201,10 +201,18 @@ export class LlmCall implements LLMCallHandle {
     this.#startAttributes = setup.attributes;
     this.#parent = setup.parent;
     this.parentIsRoot = setup.parent === ROOT_CONTEXT;
-    this.#startedAt = performance.now();
     this.#deferred = setup.deferSpan === true;
-    // A deferred span records: the caller checked that the sampler always keeps it.
-    this.recording = this.#deferred || this.#open().isRecording();
+    if (this.#deferred) {
+      this.#startedAt = performance.now();
+      // A deferred span records: the caller checked that the sampler always keeps it.
+      this.recording = true;
+    } else {
+      const recording = this.#open().isRecording();
+      // Read once the span has its own start time, so that the time to first chunk measured
+      // from here never exceeds the span's duration.
+      this.#startedAt = performance.now();
+      this.recording = recording;
+    }
     this.capture = this.recording && setup.content.capture;
     this.#policy = setup.content;
     this.#deferContent = setup.deferContent === true;
