@@ -17,7 +17,7 @@ const CALL_LABELS = ["provider", "model", "team", "status", "source"] as const;
  */
 export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMetrics?: boolean }) {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "tokenmeter_process_" });
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "tokenmeter_" });
   const models = new LabelLimiter(opts.maxLabelValues);
   const teams = new LabelLimiter(opts.maxLabelValues);
   const providers = new LabelLimiter(opts.maxLabelValues);
