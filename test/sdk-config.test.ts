@@ -3,7 +3,7 @@
  * name, endpoint, attribution defaults, collector tokens), and sampling.
  */
 
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { context, DiagLogLevel, diag, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
@@ -216,6 +216,38 @@ describe("init configuration", () => {
       await handle.shutdown();
       diag.disable();
       delete process.env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"];
+    }
+  });
+
+  it("a collector that failed the last export: forceFlush does not wait for it again (a function flushing per request)", async () => {
+    // Accepts connections and never answers: every export waits out the exporter's timeout.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("data", () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    process.env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"] = "400";
+    const handle = init({ endpoint: `http://127.0.0.1:${port}` });
+    const ask = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "per request" }] };
+    const timedFlush = async () => {
+      const started = performance.now();
+      await handle.forceFlush();
+      return performance.now() - started;
+    };
+    try {
+      await client().chat.completions.create(ask);
+      expect(await timedFlush()).toBeGreaterThanOrEqual(350);
+      for (let i = 0; i < 3; i++) {
+        await client().chat.completions.create(ask);
+        expect(await timedFlush()).toBeLessThan(100);
+      }
+    } finally {
+      await handle.shutdown();
+      delete process.env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"];
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });

@@ -19,6 +19,7 @@ import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from "@
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { type InitOptions, resolveConfig, type SdkConfig } from "./config.js";
 import { log } from "./diag.js";
+import { ExportHealth } from "./export-health.js";
 import { LazyContextManager } from "./lazy-context.js";
 import { flushEndedCalls } from "./llm-call.js";
 import { createRuntime, installRuntime } from "./runtime.js";
@@ -58,6 +59,22 @@ async function exportStep(what: string, step: () => Promise<void>): Promise<void
   }
 }
 
+/**
+ * `forceFlush` of the SDK's own exporter: waits for the export, unless the collector failed the
+ * last one (down, refusing, timing out) less than a little while ago. Then the flush still runs,
+ * in the background, but the app does not wait out the exporter's timeout and retries again:
+ * with a function that flushes after every request, each request would pay that while the
+ * collector is down.
+ */
+function flushUnlessFailing(health: ExportHealth, flush: () => Promise<void>): Promise<void> {
+  const flushing = exportStep("forceFlush", flush);
+  if (!health.failing) return flushing;
+  if (health.firstNotice()) {
+    log.warn("forceFlush: the collector failed the last export; not waiting for it (spans are still sent meanwhile)");
+  }
+  return Promise.resolve();
+}
+
 function flushOnExit(flush: () => Promise<void>): () => void {
   // Short scripts end before the batch timer fires: export what is left when the loop empties.
   const onBeforeExit = () => {
@@ -74,17 +91,18 @@ function standalone(config: SdkConfig): TokenmeterHandle {
     .merge(detectResources({ detectors: [envDetector] }))
     .merge(resourceFromAttributes(attributes));
   const root = config.sampleRate >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.sampleRate);
+  const health = new ExportHealth();
   const provider = new NodeTracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root }),
-    spanProcessors: [createSpanProcessor(config, false)],
+    spanProcessors: [createSpanProcessor(config, false, health)],
   });
   // AsyncLocalStorage only once a context must follow `await`s (see lazy-context.ts).
   provider.register({ contextManager: new LazyContextManager() });
   installRuntime(createRuntime(config, provider.getTracer(SCOPE_NAME, SDK_VERSION), true));
   // Spans of ended calls may still wait for their batch (llm-call.ts): written first.
   const forceFlush = (): Promise<void> =>
-    exportStep("forceFlush", () => {
+    flushUnlessFailing(health, () => {
       flushEndedCalls();
       return provider.forceFlush();
     });
@@ -116,7 +134,8 @@ function standalone(config: SdkConfig): TokenmeterHandle {
 
 function attached(config: SdkConfig, provider: object): TokenmeterHandle {
   if (config.sampleRate < 1) log.warn("sampleRate is ignored: the app's own tracer provider samples");
-  const processor = createSpanProcessor(config, true);
+  const health = new ExportHealth();
+  const processor = createSpanProcessor(config, true, health);
   let remove: (() => void) | undefined;
   try {
     remove = addToProvider(provider, processor);
@@ -134,7 +153,9 @@ function attached(config: SdkConfig, provider: object): TokenmeterHandle {
     return typeof flush === "function" ? Promise.resolve(Reflect.apply(flush, provider, [])) : Promise.resolve();
   };
   const forceFlush = () =>
-    exportStep("forceFlush", () => (remove === undefined ? flushProvider() : processor.forceFlush()));
+    remove === undefined
+      ? exportStep("forceFlush", flushProvider)
+      : flushUnlessFailing(health, () => processor.forceFlush());
   const stopFlushOnExit = flushOnExit(forceFlush);
 
   let down: Promise<void> | undefined;

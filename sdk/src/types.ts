@@ -137,7 +137,8 @@ export interface TokenmeterHandle {
   /**
    * Exports every finished span now. Never rejects: when the collector cannot be reached or
    * refuses the spans, the diag logger says so (within the exporter's timeout,
-   * OTEL_EXPORTER_OTLP_TIMEOUT).
+   * OTEL_EXPORTER_OTLP_TIMEOUT). After a failed export it does not wait for the next 30 s
+   * (until an export succeeds): the flush then runs in the background.
    */
   forceFlush(): Promise<void>;
   /** Flushes, stops exporting and undoes what `init` registered. Never rejects, as forceFlush. */
