@@ -140,6 +140,20 @@ describe("bad OTLP input", () => {
     expect(metrics.body).toMatch(/tokenmeter_spans_rejected_total\{signal="traces",reason="invalid_span"\} [1-9]/);
   });
 
+  it("spans with a missing or absurd start time are rejected with the reason; the rest is stored", async () => {
+    const good = jsonSpan();
+    const unset = jsonSpan({ startTimeUnixNano: undefined });
+    const ahead = jsonSpan({ startTimeUnixNano: `${BigInt(Date.UTC(2100, 0, 1)) * 1_000_000n}` });
+    const res = await post(JSON.stringify(jsonRequest([unset, good, ahead])), { "content-type": "application/json" });
+    expect(res.statusCode).toBe(200);
+    const { partialSuccess } = res.json() as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+    expect(Number(partialSuccess.rejectedSpans)).toBe(2);
+    expect(partialSuccess.errorMessage).toContain("startTimeUnixNano is missing");
+    expect(await callCount(good.traceId)).toBe(1);
+    expect(await callCount(unset.traceId)).toBe(0);
+    expect(await callCount(ahead.traceId)).toBe(0);
+  });
+
   it("absurd-numbers-reach-no-row-or-metric-and-nothing-waits-behind-them", async () => {
     // Values no column can hold: a batch the engine refused would be retried, holding up every
     // batch behind it. Token counts no call can have make the sender's usage unknown (unpriced,

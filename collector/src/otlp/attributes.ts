@@ -20,6 +20,24 @@ export class InvalidItemError extends Error {
   override name = "InvalidItemError";
 }
 
+/** No model call starts before 2000: a zero or tiny start time is an unset field. */
+const EARLIEST_START_US = Date.UTC(2000, 0, 1) * 1000;
+/** How far ahead of the collector's clock a span may start: clocks drift, years ahead is a bug. */
+export const MAX_START_AHEAD_US = 24 * 3600 * 1_000_000;
+
+/**
+ * A span's start time must be set and plausible. Stored as sent, a missing one would file the
+ * call under 1970 (outside every time range, unpriced) and one decades ahead under a month that
+ * spend queries and retention never reach; rejected instead (partial success, with this message).
+ */
+export function checkSpanStart(what: string, startUs: number, nowUs: number): void {
+  if (startUs === 0) throw new InvalidItemError(`${what}: startTimeUnixNano is missing`);
+  if (startUs < EARLIEST_START_US) throw new InvalidItemError(`${what}: startTimeUnixNano is before 2000-01-01`);
+  if (startUs > nowUs + MAX_START_AHEAD_US) {
+    throw new InvalidItemError(`${what}: startTimeUnixNano is more than a day ahead of the collector's clock`);
+  }
+}
+
 /**
  * Per-item bookkeeping for the attribute size limit. One instance serves a whole request:
  * `begin()` before each span/log record, then `take()` for the keys cut while decoding it.

@@ -1,5 +1,12 @@
 import { ERR_BAD_OTLP } from "../errors.js";
-import { type AttributeLimiter, InvalidItemError, MAX_VALUE_DEPTH, markTruncated, setAttribute } from "./attributes.js";
+import {
+  type AttributeLimiter,
+  checkSpanStart,
+  InvalidItemError,
+  MAX_VALUE_DEPTH,
+  markTruncated,
+  setAttribute,
+} from "./attributes.js";
 import { internKey } from "./key-cache.js";
 import type {
   Attributes,
@@ -211,13 +218,15 @@ function convertSpan(v: unknown, resource: Resource, scope: Scope, limiter: Attr
     status = { code: code === 1 || code === 2 ? (code as StatusCode) : 0, message };
   }
 
+  const startTimeUs = nanosToMicros(field(v, "startTimeUnixNano", "start_time_unix_nano"), what, "startTimeUnixNano");
+  checkSpanStart(what, startTimeUs, Date.now() * 1000);
   return {
     traceId,
     spanId,
     parentSpanId,
     name,
     kind: kind >= 0 && kind <= 5 ? kind : 0,
-    startTimeUs: nanosToMicros(field(v, "startTimeUnixNano", "start_time_unix_nano"), what, "startTimeUnixNano"),
+    startTimeUs,
     endTimeUs: nanosToMicros(field(v, "endTimeUnixNano", "end_time_unix_nano"), what, "endTimeUnixNano"),
     attributes,
     events,

@@ -3,7 +3,14 @@ import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import { ERR_BAD_OTLP } from "../errors.js";
-import { type AttributeLimiter, InvalidItemError, MAX_VALUE_DEPTH, markTruncated, setAttribute } from "./attributes.js";
+import {
+  type AttributeLimiter,
+  checkSpanStart,
+  InvalidItemError,
+  MAX_VALUE_DEPTH,
+  markTruncated,
+  setAttribute,
+} from "./attributes.js";
 import { keyFromUtf8, utf8Slice } from "./key-cache.js";
 import type {
   Attributes,
@@ -422,6 +429,7 @@ function decodeSpan(c: Cursor, end: number, resource: Resource, scope: Scope): D
   if (parentLen !== 0 && parentLen !== SPAN_ID_BYTES) {
     throw new InvalidItemError(`span "${name}": parent_span_id must be empty or 8 bytes`);
   }
+  checkSpanStart(`span "${name}"`, startTimeUs, Date.now() * 1000);
   markTruncated(attributes, c.limiter.take());
   return {
     traceId: buf.toString("hex", traceIdAt, traceIdAt + traceIdLen),

@@ -340,9 +340,64 @@ describe("decodeTraces: per-span validation (partial success)", () => {
     expect(result.rejected).toBe(3);
   });
 
+  it("rejects spans whose start time is missing, before 2000 or more than a day ahead; keeps the others", () => {
+    const ids = { traceId: "5b8efff798038103d269b633813fc60c", spanId: "eee19b7ec3c1b174" };
+    const ns = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
+    const now = Date.now();
+    const spans: Array<{ traceId: string; spanId: string; name: string; startTimeUnixNano?: string }> = [
+      { ...ids, name: "missing" },
+      { ...ids, name: "zero", startTimeUnixNano: "0" },
+      { ...ids, name: "epoch", startTimeUnixNano: "1000" },
+      { ...ids, name: "year-2100", startTimeUnixNano: ns(Date.UTC(2100, 0, 1)) },
+      { ...ids, name: "a-day-and-a-minute-ahead", startTimeUnixNano: ns(now + 86_460_000) },
+      { ...ids, name: "an-hour-ahead", startTimeUnixNano: ns(now + 3_600_000) },
+      { ...ids, name: "last-year", startTimeUnixNano: ns(now - 365 * 86_400_000) },
+    ];
+    const json = decodeTraces(
+      Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] })),
+      JSON_TYPE,
+      undefined,
+      LIMITS,
+    );
+    expect(json.items.map((s) => s.name)).toEqual(["an-hour-ahead", "last-year"]);
+    expect(json.rejected).toBe(5);
+    expect(json.rejectReason).toBe('span "missing": startTimeUnixNano is missing');
+    // The protobuf decoder applies the same rule.
+    const Request = protobuf
+      .loadSync(
+        new URL("../../proto/opentelemetry/proto/collector/trace/v1/trace_service.proto", import.meta.url).pathname,
+        Object.assign(new protobuf.Root(), {
+          resolvePath: (_origin: string, target: string) =>
+            target.startsWith("/") ? target : new URL(`../../proto/${target}`, import.meta.url).pathname,
+        }),
+      )
+      .lookupType("opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest");
+    const proto = Request.encode(
+      Request.fromObject({
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: spans.map((s) => ({
+                  traceId: Buffer.from(s.traceId, "hex"),
+                  spanId: Buffer.from(s.spanId, "hex"),
+                  name: s.name,
+                  startTimeUnixNano: s.startTimeUnixNano ?? "0",
+                })),
+              },
+            ],
+          },
+        ],
+      }),
+    ).finish();
+    const decoded = decodeTraces(Buffer.from(proto), PROTOBUF, undefined, LIMITS);
+    expect(decoded.items.map((s) => s.name)).toEqual(["an-hour-ahead", "last-year"]);
+    expect(decoded.rejected).toBe(5);
+  });
+
   it("rejects JSON spans whose fields have the wrong type and keeps the valid one", () => {
     const ids = { traceId: "5b8efff798038103d269b633813fc60c", spanId: "eee19b7ec3c1b174" };
-    const good = { ...ids, name: "good", kind: 3 };
+    const good = { ...ids, name: "good", kind: 3, startTimeUnixNano: "1700000000000000000" };
     const spans = [
       good,
       { ...ids, name: 5 },
@@ -536,7 +591,14 @@ describe("decodeTraces: protobuf wire edge cases", () => {
           scopeSpans: [
             {
               scope: { name: "late-scope" },
-              spans: [{ traceId: id(ctx.traceId), spanId: id(ctx.spanId), name: "reordered" }],
+              spans: [
+                {
+                  traceId: id(ctx.traceId),
+                  spanId: id(ctx.spanId),
+                  name: "reordered",
+                  startTimeUnixNano: "1700000000000000000",
+                },
+              ],
             },
           ],
         }),
