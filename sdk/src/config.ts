@@ -133,24 +133,36 @@ function withBearer(headers: Record<string, string>, token: string | undefined):
   return { ...headers, Authorization: `Bearer ${token}` };
 }
 
+/**
+ * The collector's base URL from a traces URL: what precedes /v1/traces, else the URL's origin
+ * (a traces path of its own says nothing about where the API is).
+ */
+function baseOfTracesUrl(tracesUrl: string): string {
+  return tracesUrl.endsWith(TRACES_PATH) ? tracesUrl.slice(0, -TRACES_PATH.length) : new URL(tracesUrl).origin;
+}
+
+/**
+ * tokenmeter's own base URL settings. The collector prints its traces URL
+ * (http://host:4318/v1/traces) at start, so that URL is taken too: as the traces URL, with the
+ * base before it, rather than posting to /v1/traces/v1/traces.
+ */
+function tokenmeterEndpoint(name: string, value: string): { endpoint: string; tracesUrl: string } {
+  const url = checkUrl(name, value);
+  if (url.endsWith(TRACES_PATH)) return { endpoint: baseOfTracesUrl(url), tracesUrl: url };
+  return { endpoint: url, tracesUrl: url + TRACES_PATH };
+}
+
 /** Where spans go: an explicit base URL, else the environment's, else the default. */
 function resolveEndpoints(options: InitOptions, env: Env): { endpoint: string; tracesUrl: string } {
   const explicit = nonEmpty(options.endpoint);
-  if (explicit !== undefined) {
-    const endpoint = checkUrl("endpoint", explicit);
-    return { endpoint, tracesUrl: endpoint + TRACES_PATH };
-  }
+  if (explicit !== undefined) return tokenmeterEndpoint("endpoint", explicit);
   const tm = nonEmpty(env["TOKENMETER_ENDPOINT"]);
-  if (tm !== undefined) {
-    const endpoint = checkUrl("TOKENMETER_ENDPOINT", tm);
-    return { endpoint, tracesUrl: endpoint + TRACES_PATH };
-  }
+  if (tm !== undefined) return tokenmeterEndpoint("TOKENMETER_ENDPOINT", tm);
   const traces = nonEmpty(env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
   if (traces !== undefined) {
-    // The signal-specific variable is the full URL (OTel spec); the collector base is what precedes /v1/traces.
+    // The signal-specific variable is the full URL (OTel spec).
     const tracesUrl = checkUrl("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces);
-    const endpoint = tracesUrl.endsWith(TRACES_PATH) ? tracesUrl.slice(0, -TRACES_PATH.length) : tracesUrl;
-    return { endpoint, tracesUrl };
+    return { endpoint: baseOfTracesUrl(tracesUrl), tracesUrl };
   }
   const base = nonEmpty(env["OTEL_EXPORTER_OTLP_ENDPOINT"]);
   const endpoint = base === undefined ? DEFAULT_ENDPOINT : checkUrl("OTEL_EXPORTER_OTLP_ENDPOINT", base);
