@@ -10,6 +10,7 @@ import { type FakeProvider, startFakeProvider } from "../collector/src/fake-prov
 import { decodeTraces } from "../collector/src/otlp/decode.js";
 import type { DecodedSpan } from "../collector/src/otlp/types.js";
 import {
+  collectorTracesUrl,
   createOtlpHttpSink,
   encodeSpans,
   type ProxyServer,
@@ -181,5 +182,14 @@ describe("standalone proxy exporting OTLP", () => {
       "gen_ai.input.messages": JSON.stringify([{ role: "user", content: "hi" }]),
     });
     expect(d?.resource.attributes).toEqual({ "service.name": "tokenmeter-proxy" });
+  });
+});
+
+describe("collector URL", () => {
+  it("the proxy takes the collector's base URL or the traces URL it prints at start", () => {
+    expect(collectorTracesUrl("http://collector:4318")).toBe("http://collector:4318/v1/traces");
+    expect(collectorTracesUrl("http://collector:4318/")).toBe("http://collector:4318/v1/traces");
+    expect(collectorTracesUrl("http://collector:4318/v1/traces")).toBe("http://collector:4318/v1/traces");
+    expect(collectorTracesUrl("https://gw.example.com/tm/")).toBe("https://gw.example.com/tm/v1/traces");
   });
 });

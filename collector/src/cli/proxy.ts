@@ -3,7 +3,7 @@ import { Registry } from "prom-client";
 import { loadConfig } from "../config/load-config.js";
 import { ERR_BAD_REQUEST } from "../errors.js";
 import { createLogger } from "../logger.js";
-import { createOtlpHttpSink, startProxy, telemetryDroppedCounter } from "../proxy/index.js";
+import { collectorTracesUrl, createOtlpHttpSink, startProxy, telemetryDroppedCounter } from "../proxy/index.js";
 
 const USAGE = `usage: tokenmeter proxy --collector URL [options]
 
@@ -57,7 +57,7 @@ export async function runProxy(argv: string[], io: { configFile?: string | undef
       maxBufferedSpans: config.proxy.maxBufferedSpans,
     }),
   });
-  process.stdout.write(`tokenmeter proxy on ${proxy.url}, spans to ${values.collector}/v1/traces\n`);
+  process.stdout.write(`tokenmeter proxy on ${proxy.url}, spans to ${collectorTracesUrl(values.collector)}\n`);
   const stop = async () => {
     await proxy.close(10_000);
     process.exit(0);

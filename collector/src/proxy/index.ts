@@ -8,7 +8,7 @@ export type {
   ProxyRequestContext,
   Reservation,
 } from "./hooks.js";
-export { createOtlpHttpSink, encodeSpans, type OtlpHttpSinkOptions } from "./otlp-exporter.js";
+export { collectorTracesUrl, createOtlpHttpSink, encodeSpans, type OtlpHttpSinkOptions } from "./otlp-exporter.js";
 export { createProxyMetrics, type ProxyMetrics, telemetryDroppedCounter } from "./proxy-metrics.js";
 export { buildProxy, type ProxyDeps, type ProxyServer, type StartProxyOptions, startProxy } from "./server.js";
 export {

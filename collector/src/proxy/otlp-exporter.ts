@@ -142,8 +142,13 @@ export interface OtlpHttpSinkOptions {
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
 
+/** A collector's traces URL from its base URL; the traces URL it prints at start works as well. */
+export function collectorTracesUrl(url: string): string {
+  return `${url.replace(/\/+$/, "").replace(/\/v1\/traces$/, "")}/v1/traces`;
+}
+
 export function createOtlpHttpSink(opts: OtlpHttpSinkOptions): SpanSink {
-  const endpoint = `${opts.url.replace(/\/+$/, "")}/v1/traces`;
+  const endpoint = collectorTracesUrl(opts.url);
   const maxBatch = opts.maxBatch ?? 512;
   const flushIntervalMs = opts.flushIntervalMs ?? 200;
   const timeoutMs = opts.timeoutMs ?? 10_000;
