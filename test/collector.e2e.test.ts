@@ -5,7 +5,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Collector } from "../collector/src/app.js";
-import { listeningCollector } from "./helpers/collector.js";
+import { intAttr, listeningCollector, otlpJsonTraces, strAttr } from "./helpers/collector.js";
 
 let collector: Collector;
 let url: string;
@@ -247,5 +247,64 @@ describe("OTLP from the official OpenTelemetry JS exporters", () => {
     expect(Number(c?.["input_tokens"])).toBeGreaterThan(5);
     expect(Number(c?.["output_tokens"])).toBeGreaterThan(3);
     expect(c?.["priced"]).toBe(1);
+  });
+});
+
+describe("read API paging", () => {
+  it("next_cursor walks every call once, in order, ties in time included", async () => {
+    const team = `paging-${Date.now()}`;
+    const hex = (n: number, len: number) => n.toString(16).padStart(len, "0");
+    // Seven calls, three of them in the same microsecond: the cursor has to break the tie.
+    const starts = [0, 1, 1, 1, 2, 3, 4].map((k) => BigInt(T0 + k) * 1_000_000n + 123_456n);
+    const spans = starts.map((start, i) => ({
+      traceId: hex(0xfeed0000 + i, 32),
+      spanId: hex(0xbeef0000 + i, 16),
+      name: "chat gpt-4o-mini",
+      kind: 3,
+      startTimeUnixNano: `${start}`,
+      endTimeUnixNano: `${start + 500_000_000n}`,
+      attributes: [
+        strAttr("gen_ai.operation.name", "chat"),
+        strAttr("gen_ai.request.model", "gpt-4o-mini"),
+        strAttr("tokenmeter.team", team),
+        intAttr("gen_ai.usage.input_tokens", 10),
+      ],
+    }));
+    const sent = await collector.app.inject({
+      method: "POST",
+      url: "/v1/traces",
+      payload: JSON.stringify(otlpJsonTraces("pager", spans)),
+      headers: { "content-type": "application/json" },
+    });
+    expect(sent.statusCode).toBe(200);
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const res = await collector.app.inject({
+        method: "GET",
+        // Pages of two: the second one ends inside the group of three with the same time.
+        url: `/api/v1/calls?team=${team}&limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      });
+      expect(res.statusCode).toBe(200);
+      const page = res.json() as { calls: Row[]; next_cursor?: string };
+      seen.push(...page.calls.map((c) => `${c["timestamp"]} ${c["trace_id"]}`));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor !== undefined && pages < 10);
+    expect(pages).toBe(4);
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen).size).toBe(7);
+    // Newest first; the same microsecond ordered by trace id, descending.
+    expect(seen).toEqual([...seen].sort().reverse());
+    // Microseconds survive the cursor: the newest call started 123 µs into its millisecond.
+    expect(seen[0]?.split(" ")[0]).toBe(new Date(T0 + 4).toISOString().replace("Z", "123Z"));
+
+    const bad = await collector.app.inject({ method: "GET", url: "/api/v1/calls?cursor=not-a-cursor" });
+    expect(bad.statusCode).toBe(400);
+    expect((bad.json() as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "TM_ERR_BAD_REQUEST",
+    });
   });
 });

@@ -18,7 +18,45 @@ const callsQuery = z.object({
   to: timeParam,
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   include_content: z.enum(["0", "1", "true", "false"]).optional(),
+  cursor: z
+    .string()
+    .max(200)
+    .transform((v, ctx) => {
+      const position = decodeCursor(v);
+      if (position === undefined) {
+        ctx.addIssue({ code: "custom", message: "not a cursor this API returned (next_cursor)" });
+        return z.NEVER;
+      }
+      return position;
+    })
+    .optional(),
 });
+
+/** Where a page ended: the last call's time (Unix µs) and ids, the keys the list is sorted by. */
+interface Position {
+  us: number;
+  traceId: string;
+  spanId: string;
+}
+
+const CURSOR = /^(\d{1,17}):([0-9a-f]{32}):([0-9a-f]{16})$/;
+
+function decodeCursor(cursor: string): Position | undefined {
+  const m = CURSOR.exec(Buffer.from(cursor, "base64url").toString("latin1"));
+  if (m === null) return undefined;
+  return { us: Number(m[1]), traceId: m[2] as string, spanId: m[3] as string };
+}
+
+/** The cursor after `row`, from its ISO time as the API prints it (microsecond digits kept). */
+function cursorAfter(row: Record<string, unknown>): string | undefined {
+  const { timestamp, trace_id: traceId, span_id: spanId } = row;
+  if (typeof timestamp !== "string" || typeof traceId !== "string" || typeof spanId !== "string") return undefined;
+  const m = /^(.+?)(?:\.(\d{1,6}))?Z$/.exec(timestamp);
+  const seconds = m?.[1] === undefined ? Number.NaN : Date.parse(`${m[1]}Z`);
+  if (!Number.isFinite(seconds)) return undefined;
+  const us = seconds * 1000 + Number((m?.[2] ?? "").padEnd(6, "0"));
+  return Buffer.from(`${us}:${traceId}:${spanId}`, "latin1").toString("base64url");
+}
 
 /** Columns of llm_calls returned by the API (content optional: it can be large). */
 const META_COLUMNS =
@@ -60,19 +98,31 @@ export function registerCallsRoutes(
       where.push("timestamp < fromUnixTimestamp64Micro({to:Int64}, 'UTC')");
       params["to"] = q.to;
     }
+    if (q.cursor !== undefined) {
+      // Keyset paging: strictly after the previous page's last call in the list's order.
+      where.push(
+        "(timestamp, trace_id, span_id) < (fromUnixTimestamp64Micro({cursor_us:Int64}, 'UTC'), {cursor_trace:String}, {cursor_span:String})",
+      );
+      params["cursor_us"] = q.cursor.us;
+      params["cursor_trace"] = q.cursor.traceId;
+      params["cursor_span"] = q.cursor.spanId;
+    }
     params["limit"] = q.limit;
     const content = q.include_content === "1" || q.include_content === "true" || q.trace_id !== undefined;
     const rs = await client.query({
       query: `SELECT ${META_COLUMNS}${content ? ", input, output" : ""} FROM ${db}.llm_calls${
         where.length ? ` WHERE ${where.join(" AND ")}` : ""
-      } ORDER BY timestamp DESC LIMIT {limit:UInt32}`,
+      } ORDER BY timestamp DESC, trace_id DESC, span_id DESC LIMIT {limit:UInt32}`,
       query_params: params,
       format: "JSONEachRow",
       clickhouse_settings: JSON_OUTPUT_SETTINGS,
     });
     const calls = await rs.json<Record<string, unknown>>();
     if (content) await fillContentFromEvents(calls);
-    return { calls };
+    // A full page may have more after it; the cursor asks for them (`cursor=<next_cursor>`).
+    const last = calls.length === q.limit ? calls[calls.length - 1] : undefined;
+    const next = last === undefined ? undefined : cursorAfter(last);
+    return next === undefined ? { calls } : { calls, next_cursor: next };
   });
 
   /**
