@@ -4,6 +4,7 @@ import { OTLPTraceExporter as OTLPProtoExporter } from "@opentelemetry/exporter-
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_TRACE_ROWS } from "../collector/src/api/calls-routes.js";
 import type { Collector } from "../collector/src/app.js";
 import { intAttr, listeningCollector, otlpJsonTraces, strAttr } from "./helpers/collector.js";
 
@@ -306,5 +307,44 @@ describe("read API paging", () => {
     expect((bad.json() as { error: { code: string; message: string } }).error).toMatchObject({
       code: "TM_ERR_BAD_REQUEST",
     });
+  });
+
+  it("a trace larger than one response holds is cut at its earliest 10,000 spans and says so", async () => {
+    const hex = (n: number, len: number) => n.toString(16).padStart(len, "0");
+    const span = (traceId: string, i: number) => ({
+      traceId,
+      spanId: hex(0xa0000 + i, 16),
+      name: `step ${i}`,
+      startTimeUnixNano: `${BigInt(T0 + i) * 1_000_000n}`,
+      endTimeUnixNano: `${BigInt(T0 + i + 1) * 1_000_000n}`,
+    });
+    const big = hex(0xb16, 32);
+    const small = hex(0x5e1, 32);
+    const spans = [
+      ...Array.from({ length: MAX_TRACE_ROWS + 1 }, (_, i) => span(big, i)),
+      span(small, 0),
+      span(small, 1),
+    ];
+    const sent = await collector.app.inject({
+      method: "POST",
+      url: "/v1/traces",
+      payload: JSON.stringify(otlpJsonTraces("agent", spans)),
+      headers: { "content-type": "application/json" },
+    });
+    expect(sent.statusCode).toBe(200);
+    const cut = (await collector.app.inject({ method: "GET", url: `/api/v1/traces/${big}` })).json() as {
+      spans: Row[];
+      truncated?: boolean;
+    };
+    expect(cut.spans).toHaveLength(MAX_TRACE_ROWS);
+    expect(cut.truncated).toBe(true);
+    expect(cut.spans[0]?.["name"]).toBe("step 0");
+    expect(cut.spans.at(-1)?.["name"]).toBe(`step ${MAX_TRACE_ROWS - 1}`);
+    const whole = (await collector.app.inject({ method: "GET", url: `/api/v1/traces/${small}` })).json() as {
+      spans: Row[];
+      truncated?: boolean;
+    };
+    expect(whole.spans).toHaveLength(2);
+    expect(whole.truncated).toBeUndefined();
   });
 });

@@ -58,6 +58,14 @@ function cursorAfter(row: Record<string, unknown>): string | undefined {
   return Buffer.from(`${us}:${traceId}:${spanId}`, "latin1").toString("base64url");
 }
 
+/**
+ * The most spans, calls and scores one trace response holds, each: a long-running agent can
+ * leave a trace of hundreds of thousands of spans, which would not fit one response. A cut list
+ * keeps its earliest rows and the response says `truncated: true`; the calls can be read in
+ * full from /api/v1/calls?trace_id=… with its cursor.
+ */
+export const MAX_TRACE_ROWS = 10_000;
+
 /** Columns of llm_calls returned by the API (content optional: it can be large). */
 const META_COLUMNS =
   "timestamp, trace_id, span_id, parent_span_id, service, environment, team, project, user_id, session_id, feature, source, convention, provider, operation, request_model, response_model, response_id, prompt_name, prompt_version, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, cost_usd, reported_cost_usd, priced, price_id, duration_ms, ttft_ms, streamed, status, error_type, finish_reason, http_status, request_params, redacted, cache_hit, tags";
@@ -156,10 +164,11 @@ export function registerCallsRoutes(
 
   app.get("/api/v1/traces/:trace_id", { preHandler }, async (request) => {
     const { trace_id } = parseOrThrow(z.object({ trace_id: hexId(32) }), request.params);
+    // One row more than the cap tells a cut list from a full one.
     const query = async (sql: string) => {
       const rs = await client.query({
-        query: sql,
-        query_params: { trace_id },
+        query: `${sql} LIMIT {cap:UInt32}`,
+        query_params: { trace_id, cap: MAX_TRACE_ROWS + 1 },
         format: "JSONEachRow",
         clickhouse_settings: JSON_OUTPUT_SETTINGS,
       });
@@ -182,7 +191,10 @@ export function registerCallsRoutes(
     if (spans.length === 0 && calls.length === 0 && scores.length === 0) {
       throw ERR_NOT_FOUND(`trace ${trace_id} not found`);
     }
-    return { trace_id, spans, calls, scores, tree: buildTree(spans, calls, scores) };
+    const truncated = [spans, calls, scores].some((rows) => rows.length > MAX_TRACE_ROWS);
+    for (const rows of [spans, calls, scores]) rows.length = Math.min(rows.length, MAX_TRACE_ROWS);
+    const trace = { trace_id, spans, calls, scores, tree: buildTree(spans, calls, scores) };
+    return truncated ? { ...trace, truncated: true } : trace;
   });
 }
 
