@@ -1,7 +1,10 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerHealthRoutes } from "../collector/src/api/health-routes.js";
 import { createLogger } from "../collector/src/logger.js";
 import { createCollectorMetrics } from "../collector/src/metrics/collector-metrics.js";
 import { BatchWriter, type BatchWriterOptions } from "../collector/src/storage/batch-writer.js";
@@ -22,6 +25,7 @@ import type { ScoreRow } from "../collector/src/storage/rows.js";
 import { Spool } from "../collector/src/storage/spool.js";
 import { llmCallRow, scoreRow } from "../collector/src/storage/test-row.js";
 import { embeddedStorage, tempDir } from "./helpers/embedded.js";
+import { freePort } from "./helpers/net.js";
 
 let storage: StorageClient;
 const db = "t_storage";
@@ -446,5 +450,49 @@ describe("batch writer", () => {
     expect(samples?.find((v) => v.metricName === "tokenmeter_batch_rows_count")?.value).toBe(1);
     expect(samples?.find((v) => v.metricName === "tokenmeter_batch_rows_sum")?.value).toBe(3);
     await writer.close();
+  });
+});
+
+describe("readiness", () => {
+  async function readyz(client: StorageClient["client"], writer: BatchWriter) {
+    const app = Fastify();
+    registerHealthRoutes(app, {
+      client,
+      metrics: createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false }),
+      writer,
+    });
+    const res = await app.inject({ method: "GET", url: "/readyz" });
+    await app.close();
+    return { status: res.statusCode, body: res.json() as Record<string, unknown> };
+  }
+
+  it("ready while ingest is taken, ClickHouse unreachable included (ingest goes to the spool)", async () => {
+    const writer = testWriter();
+    expect(await readyz(storage.client, writer)).toEqual({
+      status: 200,
+      body: { status: "ready", storage: "ok", spooling: false, queued_rows: 0 },
+    });
+    // A real client towards a port nobody listens on: the server is down.
+    const down = createClient({ url: `http://127.0.0.1:${await freePort()}`, log: { level: ClickHouseLogLevel.OFF } });
+    const during = await readyz(down, writer);
+    expect(during.status).toBe(200);
+    expect(during.body).toMatchObject({ status: "ready", storage: "unreachable" });
+    await down.close();
+    await writer.close();
+  });
+
+  it("not ready when ingest would be refused: the spool full, or shutting down", async () => {
+    const full = testWriter({ maxSpoolBytes: 0 });
+    const res = await readyz(storage.client, full);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ status: "not_ready", storage: "ok" });
+    expect(String(res.body["reason"])).toContain("spool is full");
+    await full.close();
+    const closing = testWriter();
+    await closing.close();
+    expect((await readyz(storage.client, closing)).body).toMatchObject({
+      status: "not_ready",
+      reason: "tokenmeter is shutting down",
+    });
   });
 });

@@ -9,26 +9,42 @@ export function registerHealthRoutes(
 ): void {
   app.get("/healthz", async () => ({ status: "ok" }));
 
-  // Ready = storage answers. A degraded writer (spooling) is reported but still ready: ingest
-  // keeps accepting into the spool.
+  // Ready = ingest is taken. With ClickHouse unreachable the collector still answers OTLP into
+  // its disk spool, so it stays ready (an orchestrator that took it out of rotation would push
+  // the outage onto every sender); it is not ready when it would refuse ingest: shutting down,
+  // or the spool full. Storage reachability and spooling are reported beside.
   app.get("/readyz", async (_request, reply) => {
-    let storage = "ok";
+    let refusal: string | undefined;
     try {
-      await deps.client.command({ query: "SELECT 1" });
-    } catch {
-      storage = "unreachable";
+      deps.writer.admit(0);
+    } catch (err) {
+      refusal = err instanceof Error ? err.message : String(err);
     }
+    const ready = refusal === undefined;
     const body = {
-      status: storage === "ok" ? "ready" : "not_ready",
-      storage,
+      status: ready ? "ready" : "not_ready",
+      storage: (await storageAnswers(deps.client)) ? "ok" : "unreachable",
       spooling: deps.writer.degraded,
       queued_rows: deps.writer.queuedRows,
+      ...(refusal === undefined ? {} : { reason: refusal }),
     };
-    return reply.status(storage === "ok" ? 200 : 503).send(body);
+    return reply.status(ready ? 200 : 503).send(body);
   });
 
   app.get("/metrics", async (_request, reply) => {
     const text = await deps.metrics.registry.metrics();
     return reply.header("content-type", deps.metrics.registry.contentType).send(text);
   });
+}
+
+/** How long /readyz waits for ClickHouse: a probe must answer even when storage hangs. */
+const STORAGE_CHECK_MS = 2000;
+
+async function storageAnswers(client: ClickHouseClient): Promise<boolean> {
+  try {
+    await client.command({ query: "SELECT 1", abort_signal: AbortSignal.timeout(STORAGE_CHECK_MS) });
+    return true;
+  } catch {
+    return false;
+  }
 }

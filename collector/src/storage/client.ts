@@ -1,9 +1,21 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type ClickHouseClient, type ClickHouseClientConfigOptions, createClient } from "@clickhouse/client";
+import {
+  type ClickHouseClient,
+  type ClickHouseClientConfigOptions,
+  ClickHouseLogLevel,
+  createClient,
+} from "@clickhouse/client";
 import type { Config } from "../config/schema.js";
 import { ERR_DATA_DIR_LOCKED, ERR_STORAGE } from "../errors.js";
 import { withQueryScopedSettings } from "./query-scoped-settings.js";
+
+/**
+ * The client library's own log lines are off: they go to stderr unstructured, with request
+ * details, and an engine error can quote the rows of a failed insert (prompts). tokenmeter logs
+ * storage failures itself, as JSON and with error codes only (batch-writer.ts).
+ */
+const CLIENT_LOG = { level: ClickHouseLogLevel.OFF };
 
 /** ClickHouse error code when another process holds the embedded data directory. */
 const CANNOT_LOCK_FILE = 76;
@@ -83,6 +95,7 @@ export async function openStorage(config: Config): Promise<StorageClient> {
       password: storage.clickhousePassword,
       request_timeout: 30_000,
       compression: { request: true, response: true },
+      log: CLIENT_LOG,
     });
     return { client, backend: "server", database: storage.database, close: () => client.close() };
   }
@@ -104,6 +117,7 @@ export async function openStorage(config: Config): Promise<StorageClient> {
     connection: withQueryScopedSettings(connection) as unknown as NonNullable<
       ClickHouseClientConfigOptions["connection"]
     >,
+    log: CLIENT_LOG,
   });
   try {
     await client.command({ query: "SELECT 1" });
