@@ -1,4 +1,4 @@
-import { gzipSync } from "node:zlib";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCollector, type Collector } from "../collector/src/app.js";
 import { otlpJsonTraces } from "./helpers/collector.js";
@@ -96,6 +96,36 @@ describe("bad OTLP input", () => {
     const res = await post(gz, { "content-type": "application/json", "content-encoding": "gzip" });
     expect(res.statusCode).toBe(413);
     expect(res.headers["x-tokenmeter-error-code"]).toBe("TM_ERR_BODY_TOO_LARGE");
+    await stillServing();
+  });
+
+  it("deflate and br bodies are taken like gzip: stored, capped once inflated, corrupt -> 400", async () => {
+    for (const [coding, compress] of [
+      ["deflate", deflateSync],
+      ["br", brotliCompressSync],
+    ] as const) {
+      const span = jsonSpan();
+      const ok = await post(compress(JSON.stringify(jsonRequest([span]))), {
+        "content-type": "application/json",
+        "content-encoding": coding,
+      });
+      expect(ok.statusCode).toBe(200);
+      expect(await callCount(span.traceId)).toBe(1);
+      const padded = jsonSpan({}, [{ key: "pad", value: { stringValue: "x".repeat(MAX_BODY + 1024) } }]);
+      const bomb = await post(compress(JSON.stringify(jsonRequest([padded]))), {
+        "content-type": "application/json",
+        "content-encoding": coding,
+      });
+      expect(bomb.statusCode).toBe(413);
+      const corrupt = await post(Buffer.from("definitely not compressed"), {
+        "content-type": "application/json",
+        "content-encoding": coding,
+      });
+      expect(corrupt.statusCode).toBe(400);
+      expect(corrupt.headers["x-tokenmeter-error-code"]).toBe("TM_ERR_BAD_OTLP");
+    }
+    const unknown = await post("{}", { "content-type": "application/json", "content-encoding": "snappy" });
+    expect(unknown.statusCode).toBe(415);
     await stillServing();
   });
 

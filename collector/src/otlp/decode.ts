@@ -1,4 +1,4 @@
-import { gunzipSync } from "node:zlib";
+import zlib from "node:zlib";
 import { ERR_BAD_OTLP, ERR_BODY_TOO_LARGE, ERR_UNSUPPORTED_ENCODING, ERR_UNSUPPORTED_MEDIA_TYPE } from "../errors.js";
 import { AttributeLimiter } from "./attributes.js";
 import { decodeLogsJson, decodeTracesJson, encodeResponseJson } from "./decode-json.js";
@@ -73,26 +73,49 @@ export function otlpEncoding(contentType: string): OtlpEncoding {
   );
 }
 
+type Decompress = (body: Buffer, options: { maxOutputLength: number }) => Buffer;
+
 /**
- * The body as sent, or gunzipped. The size limit applies to the decoded bytes: zlib stops at
- * `maxOutputLength`, so a small gzip bomb never allocates more than the limit.
+ * Content codings taken, beside none: gzip (what OTLP/HTTP names), and deflate and br, which
+ * other senders (an OpenTelemetry Collector's otlphttp exporter, log shippers) can be set to;
+ * zstd where the runtime has it (Node 22.15 and later).
+ */
+const DECOMPRESSORS = new Map<string, Decompress>([
+  ["gzip", zlib.gunzipSync],
+  ["x-gzip", zlib.gunzipSync],
+  ["deflate", zlib.inflateSync],
+  ["br", zlib.brotliDecompressSync],
+]);
+const zstd = (zlib as { zstdDecompressSync?: Decompress }).zstdDecompressSync;
+if (typeof zstd === "function") DECOMPRESSORS.set("zstd", zstd);
+
+const SUPPORTED_CODINGS = [...DECOMPRESSORS.keys()].filter((c) => c !== "x-gzip").join(", ");
+
+/**
+ * The body as sent, or decompressed. The size limit applies to the decoded bytes: zlib stops at
+ * `maxOutputLength`, so a small compression bomb never allocates more than the limit.
  */
 function inflate(body: Buffer, contentEncoding: string | undefined, maxBodyBytes: number): Buffer {
   const coding = (contentEncoding ?? "").trim().toLowerCase();
-  if (coding !== "" && coding !== "identity" && coding !== "gzip") {
-    throw ERR_UNSUPPORTED_ENCODING(`Content-Encoding "${contentEncoding}" is not supported; use gzip or none`);
+  const decompress = coding === "" || coding === "identity" ? undefined : DECOMPRESSORS.get(coding);
+  if (coding !== "" && coding !== "identity" && decompress === undefined) {
+    throw ERR_UNSUPPORTED_ENCODING(
+      `Content-Encoding "${contentEncoding}" is not supported; use ${SUPPORTED_CODINGS} or none`,
+    );
   }
   if (body.length > maxBodyBytes) {
     throw ERR_BODY_TOO_LARGE(`body is ${body.length} bytes; the limit is ${maxBodyBytes}`);
   }
-  if (coding !== "gzip") return body;
+  if (decompress === undefined) return body;
   try {
-    return gunzipSync(body, { maxOutputLength: Math.max(1, maxBodyBytes) });
+    return decompress(body, { maxOutputLength: Math.max(1, maxBodyBytes) });
   } catch (err) {
     if (isOutputLimitError(err)) {
-      throw ERR_BODY_TOO_LARGE(`gzip body inflates beyond the limit of ${maxBodyBytes} bytes`, { cause: err });
+      throw ERR_BODY_TOO_LARGE(`${coding} body inflates beyond the limit of ${maxBodyBytes} bytes`, { cause: err });
     }
-    throw ERR_BAD_OTLP(`gzip body is corrupt: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw ERR_BAD_OTLP(`${coding} body is corrupt: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
 }
 
