@@ -197,6 +197,8 @@ describe("decodeTraces: round trip of exporter payloads", () => {
     const spans = genAiSpans();
     expect(decodeTraces(protobufTraces(spans), "Application/X-Protobuf", undefined, LIMITS).items).toHaveLength(2);
     expect(decodeTraces(jsonTraces(spans), "application/json; charset=utf-8", undefined, LIMITS).items).toHaveLength(2);
+    // The registered name of the same encoding, which some senders use.
+    expect(decodeTraces(protobufTraces(spans), "application/protobuf", undefined, LIMITS).items).toHaveLength(2);
   });
 
   it("reads gzip bodies (protobuf and JSON) and accepts identity as no encoding", () => {

@@ -62,11 +62,15 @@ export function encodeLogsResponse(partial: PartialSuccess, asJson: boolean): Bu
   return asJson ? encodeResponseJson("logs", partial) : encodeResponseProtobuf("logs", partial);
 }
 
-/** Media type of an OTLP/HTTP body; parameters such as `charset` are ignored. */
+/**
+ * Media type of an OTLP/HTTP body; parameters such as `charset` are ignored. OTLP names
+ * application/x-protobuf; application/protobuf, the registered name some senders use, is the
+ * same encoding.
+ */
 export function otlpEncoding(contentType: string): OtlpEncoding {
   const semi = contentType.indexOf(";");
   const mediaType = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  if (mediaType === "application/x-protobuf") return "protobuf";
+  if (mediaType === "application/x-protobuf" || mediaType === "application/protobuf") return "protobuf";
   if (mediaType === "application/json") return "json";
   throw ERR_UNSUPPORTED_MEDIA_TYPE(
     `Content-Type "${contentType}" is not supported; use application/x-protobuf or application/json`,
