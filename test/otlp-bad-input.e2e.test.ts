@@ -79,6 +79,20 @@ describe("bad OTLP input", () => {
     await stillServing();
   });
 
+  it("a trailing or doubled slash in the path reaches the same endpoint", async () => {
+    for (const path of ["/v1/traces/", "//v1/traces"]) {
+      const span = jsonSpan();
+      const res = await collector.app.inject({
+        method: "POST",
+        url: path,
+        payload: JSON.stringify(jsonRequest([span])),
+        headers: { "content-type": "application/json" },
+      });
+      expect(res.statusCode).toBe(200);
+      expect(await callCount(span.traceId)).toBe(1);
+    }
+  });
+
   it("wrong content type -> 415 TM_ERR_UNSUPPORTED_MEDIA_TYPE", async () => {
     const res = await post("hello", { "content-type": "text/plain" });
     expect(res.statusCode).toBe(415);

@@ -109,6 +109,8 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     bodyLimit: 1024 * 1024,
     // OTLP exporters keep connections open between exports.
     keepAliveTimeout: 65_000,
+    // Senders configured with `…/v1/traces/` or a doubled slash reach the same route.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
   });
   installErrorHandler(app);
   registerHealthRoutes(app, { client: storage.client, metrics, writer });
