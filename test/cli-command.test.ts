@@ -1,5 +1,6 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -50,4 +51,40 @@ describe("the tokenmeter command", () => {
       "tokenmeter: TM_ERR_NOT_BUILT: the CLI is not compiled yet; run `npm run build` (or `npm start`) at the repository root first\n",
     );
   });
+
+  it("start on a port already in use exits 1 with a coded message naming the setting", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+    const dir = mkdtempSync(join(tmpdir(), "tm-port-"));
+    try {
+      const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [command, "start"], {
+          cwd: root,
+          env: {
+            ...process.env,
+            TOKENMETER_DATA_DIR: join(dir, "data"),
+            TOKENMETER_SPOOL_DIR: join(dir, "spool"),
+            TOKENMETER_COLLECTOR_PORT: String(port),
+            TOKENMETER_LOG_LEVEL: "warn",
+          },
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (d) => {
+          stderr += d;
+        });
+        child.on("exit", (status) => resolve({ status, stderr }));
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(
+        `tokenmeter: TM_ERR_PORT_IN_USE: the collector port 127.0.0.1:${port} is already in use`,
+      );
+      expect(result.stderr).toContain("TOKENMETER_COLLECTOR_PORT");
+      expect(result.stderr).not.toContain("    at ");
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -48,9 +48,31 @@ export const ERR_NOT_FOUND = defineError("TM_ERR_NOT_FOUND", 404);
 export const ERR_BAD_CONFIG = defineError("TM_ERR_BAD_CONFIG", 500);
 /** The embedded data directory is held by another process (ClickHouse error 76). */
 export const ERR_DATA_DIR_LOCKED = defineError("TM_ERR_DATA_DIR_LOCKED", 500);
+/** A port tokenmeter is to listen on is taken, or not allowed. */
+export const ERR_PORT_IN_USE = defineError("TM_ERR_PORT_IN_USE", 500);
 /** Storage failed for a read. */
 export const ERR_STORAGE = defineError("TM_ERR_STORAGE", 500);
 
 export function isTokenmeterError(err: unknown): err is TokenmeterError {
   return err instanceof TokenmeterError;
+}
+
+/**
+ * A failed `listen` as a coded error naming the setting to change, for the two causes a user
+ * can act on (the port is taken; it needs privileges); anything else unchanged.
+ */
+export function listenError(err: unknown, what: string, host: string, port: number, setting: string): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "EADDRINUSE") {
+    return ERR_PORT_IN_USE(
+      `the ${what} port ${host}:${port} is already in use (another tokenmeter, or another server); stop it or set ${setting}`,
+      { cause: err },
+    );
+  }
+  if (code === "EACCES") {
+    return ERR_PORT_IN_USE(`the ${what} port ${host}:${port} needs privileges this process lacks; set ${setting}`, {
+      cause: err,
+    });
+  }
+  return err;
 }

@@ -1,5 +1,6 @@
 import { buildCollector } from "../app.js";
 import { loadConfig } from "../config/load-config.js";
+import { listenError } from "../errors.js";
 import { inProcessSink } from "../in-process-sink.js";
 import { createLogger } from "../logger.js";
 import { startProxy } from "../proxy/index.js";
@@ -19,8 +20,15 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const logger = createLogger(config.server.logLevel);
   const storage = await openStorage(config);
   const collector = await buildCollector({ config, storage, logger, env: process.env });
-  const { host, collectorPort } = config.server;
-  const address = await collector.app.listen({ host, port: collectorPort });
+  const { host, collectorPort, proxyPort } = config.server;
+  // A port that cannot be taken ends the start with a coded error, storage closed first.
+  const failStart = async (err: unknown, what: string, port: number, setting: string): Promise<never> => {
+    await collector.close().catch(() => undefined);
+    throw listenError(err, what, host, port, setting);
+  };
+  const address = await collector.app
+    .listen({ host, port: collectorPort })
+    .catch((err: unknown) => failStart(err, "collector", collectorPort, "TOKENMETER_COLLECTOR_PORT"));
 
   const registry = collector.metrics.registry;
   const sink = inProcessSink(collector, logger);
@@ -32,7 +40,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
     hooks: [collector.finops.budgetHook],
     priceBook: collector.finops.book,
     sink,
-  });
+  }).catch((err: unknown) => failStart(err, "proxy", proxyPort, "TOKENMETER_PROXY_PORT"));
 
   const where =
     storage.backend === "embedded" ? `embedded ClickHouse at ${config.storage.dataDir}` : "ClickHouse server";
