@@ -316,6 +316,39 @@ describe("chat.completions.create", () => {
     ]);
   });
 
+  it("an inline image: the prompt keeps its kind and size, not megabytes of base64; a small one is kept", async () => {
+    const id = session("image");
+    const photo = Buffer.alloc(600_000, 7).toString("base64");
+    const icon = Buffer.alloc(300, 9).toString("base64");
+    await openai.chat.completions.create(
+      {
+        model: "gpt-4o-mini",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "What is in these pictures?" },
+              { type: "image_url", image_url: { url: `data:image/png;base64,${photo}` } },
+              { type: "image_url", image_url: { url: `data:image/gif;base64,${icon}` } },
+            ],
+          },
+        ],
+      },
+      inSession(id),
+    );
+    const row = await h.call(id);
+    expect(parseJson(row["input"])).toEqual([
+      {
+        role: "user",
+        parts: [
+          { type: "text", content: "What is in these pictures?" },
+          { type: "blob", modality: "image", mime_type: "image/png", content: "", content_omitted_bytes: 600_000 },
+          { type: "blob", modality: "image", mime_type: "image/gif", content: icon },
+        ],
+      },
+    ]);
+  });
+
   it("clients derived with withOptions() are observed with the same options", async () => {
     const id = session("with-options");
     await openai

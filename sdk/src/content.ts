@@ -81,6 +81,31 @@ export function textPart(content: string): GenAIPart {
   return { type: "text", content };
 }
 
+/**
+ * Longest base64 payload of an inline image, audio clip or document sent with a call's
+ * content. A photo is megabytes the collector would not store anyway (it keeps the same bound):
+ * over it, the part carries its modality, media type and size only (`content: ""`,
+ * `content_omitted_bytes`), and the app does not serialize and ship the payload.
+ */
+export const MAX_BLOB_CHARS = 16_384;
+
+/** A blob part, its payload left out when it is over MAX_BLOB_CHARS. */
+export function blobPart(modality: string, base64: string, mimeType: string | undefined): GenAIPart {
+  const part: GenAIPart =
+    base64.length <= MAX_BLOB_CHARS
+      ? { type: "blob", modality, content: base64 }
+      : { type: "blob", modality, content: "", content_omitted_bytes: base64Bytes(base64) };
+  if (mimeType !== undefined && mimeType !== "") part.mime_type = mimeType;
+  return part;
+}
+
+function base64Bytes(base64: string): number {
+  let pad = 0;
+  if (base64.endsWith("==")) pad = 2;
+  else if (base64.endsWith("=")) pad = 1;
+  return Math.max(0, Math.floor((base64.length * 3) / 4) - pad);
+}
+
 /** Accepts plain `{ role, content }` messages next to the parts format (traceLLMCall). */
 export function toGenAIMessages(messages: readonly MessageInput[]): GenAIMessage[] {
   const out: GenAIMessage[] = [];

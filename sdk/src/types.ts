@@ -54,7 +54,7 @@ export type GenAIPart =
   | { type: "reasoning"; content: string }
   | { type: "tool_call"; id: string; name: string; arguments?: unknown }
   | { type: "tool_call_response"; id: string; response: unknown }
-  | { type: "blob"; modality: string; mime_type?: string; content: string }
+  | { type: "blob"; modality: string; mime_type?: string; content: string; content_omitted_bytes?: number }
   | { type: "uri"; modality: string; mime_type?: string; uri: string }
   | { type: "file"; modality?: string; mime_type?: string; file_id: string }
   | { type: string; [key: string]: unknown };

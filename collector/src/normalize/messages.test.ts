@@ -6,6 +6,7 @@ import {
   fromOpenAiMessages,
   fromPromptValue,
   MAX_MESSAGES,
+  MAX_STORED_BLOB_CHARS,
   otelMessages,
   parseOtelMessages,
   rebuildIndexed,
@@ -62,6 +63,54 @@ describe("OTel GenAI messages", () => {
       },
     ]);
     expect(m?.parts[0]).toEqual({ type: "blob", mime_type: "audio/wav", modality: "audio", content: "AQID" });
+  });
+
+  it("a-blob-over-the-stored-bound-keeps-its-kind-and-size-not-its-payload", () => {
+    // 30,000 bytes of image: 40,000 base64 characters.
+    const photo = Buffer.alloc(30_000, 7).toString("base64");
+    const small = Buffer.alloc(900, 7).toString("base64");
+    expect(photo.length).toBeGreaterThan(MAX_STORED_BLOB_CHARS);
+    const omitted = {
+      type: "blob",
+      mime_type: "image/png",
+      modality: "image",
+      content: "",
+      content_omitted_bytes: 30_000,
+    };
+    // OTel parts, as a JSON string (the column is rewritten) and as bytes from structured events.
+    const sent = [
+      {
+        role: "user",
+        parts: [
+          { type: "text", content: "what is in this picture?" },
+          { type: "blob", mime_type: "image/png", modality: "image", content: photo },
+          { type: "blob", mime_type: "image/png", modality: "image", content: small },
+        ],
+      },
+    ];
+    const { messages, json } = otelMessages(JSON.stringify(sent));
+    expect(messages[0]?.parts).toEqual([sent[0]?.parts[0], omitted, sent[0]?.parts[2]]);
+    expect(json.length).toBeLessThan(small.length + 500);
+    expect(JSON.parse(json)).toEqual(messages);
+    const [fromBytes] = parseOtelMessages([
+      {
+        role: "user",
+        parts: [{ type: "blob", mime_type: "image/png", modality: "image", content: Buffer.alloc(30_000) }],
+      },
+    ]);
+    expect(fromBytes?.parts[0]).toEqual(omitted);
+    // OpenAI data URLs and input_audio, Anthropic base64 sources.
+    const [openai] = fromOpenAiMessages([
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url: `data:image/png;base64,${photo}` } },
+          { type: "input_audio", input_audio: { data: photo, format: "wav" } },
+          { type: "image", source: { type: "base64", media_type: "image/png", data: photo } },
+        ],
+      },
+    ]);
+    expect(openai?.parts).toEqual([omitted, { ...omitted, mime_type: "audio/wav", modality: "audio" }, omitted]);
   });
 
   it("truncated-json-is-kept-as-plain-text-and-empty-lists-store-nothing", () => {

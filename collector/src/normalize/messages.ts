@@ -34,6 +34,8 @@ export interface BlobPart {
   mime_type: string;
   modality: string;
   content: string;
+  /** Set instead of `content` when the payload was too large to store (see MAX_STORED_BLOB_CHARS). */
+  content_omitted_bytes?: number;
 }
 export interface UriPart {
   type: "uri";
@@ -81,6 +83,27 @@ export interface EventLike {
 export const MAX_MESSAGES = 512;
 /** Most parts kept in one message. */
 export const MAX_PARTS = 256;
+/**
+ * Longest base64 payload of an inline image, audio clip or document stored with a call. A
+ * photo is megabytes of base64 that no query reads and that would cost more to store than the
+ * rest of the call; a larger payload is stored as its modality, media type and size
+ * (`content: ""`, `content_omitted_bytes`). Small ones (icons, short clips) are kept.
+ */
+export const MAX_STORED_BLOB_CHARS = 16_384;
+
+/** A blob part, its payload left out when it is over MAX_STORED_BLOB_CHARS. */
+function blobPart(mimeType: string, modality: string, base64: string): BlobPart {
+  if (base64.length <= MAX_STORED_BLOB_CHARS) return { type: "blob", mime_type: mimeType, modality, content: base64 };
+  return { type: "blob", mime_type: mimeType, modality, content: "", content_omitted_bytes: base64Bytes(base64) };
+}
+
+/** Decoded size of a base64 payload. */
+function base64Bytes(base64: string): number {
+  let pad = 0;
+  if (base64.endsWith("==")) pad = 2;
+  else if (base64.endsWith("=")) pad = 1;
+  return Math.max(0, Math.floor((base64.length * 3) / 4) - pad);
+}
 /** Most entries rebuilt from indexed keys (`prefix.N.field`). */
 export const MAX_INDEXED_ENTRIES = 1000;
 
@@ -225,8 +248,17 @@ function normalizeOtelPart(p: unknown): MessagePart | undefined {
     const { result, ...rest } = p;
     return { ...rest, type, id: strOf(p["id"]) ?? "", response: result };
   }
-  if (type === "blob" && p["content"] instanceof Uint8Array) {
-    return { ...p, type, content: bytesToBase64(p["content"]) };
+  if (type === "blob") {
+    const content = p["content"];
+    if (content instanceof Uint8Array) {
+      if (content.byteLength * 4 > MAX_STORED_BLOB_CHARS * 3) {
+        return { ...p, type, content: "", content_omitted_bytes: content.byteLength };
+      }
+      return { ...p, type, content: bytesToBase64(content) };
+    }
+    if (typeof content === "string" && content.length > MAX_STORED_BLOB_CHARS) {
+      return { ...p, type, content: "", content_omitted_bytes: base64Bytes(content) };
+    }
   }
   return p as MessagePart;
 }
@@ -379,7 +411,7 @@ function pushBlockParts(parts: MessagePart[], block: unknown): void {
       const a = block["input_audio"];
       if (isObj(a) && typeof a["data"] === "string") {
         const format = strOf(a["format"]) ?? "wav";
-        parts.push({ type: "blob", mime_type: `audio/${format}`, modality: "audio", content: a["data"] });
+        parts.push(blobPart(`audio/${format}`, "audio", a["data"]));
       }
       return;
     }
@@ -390,12 +422,7 @@ function pushBlockParts(parts: MessagePart[], block: unknown): void {
       if (isObj(src)) {
         const modality = type === "image" ? "image" : "document";
         if (typeof src["data"] === "string") {
-          parts.push({
-            type: "blob",
-            mime_type: strOf(src["media_type"]) ?? "",
-            modality,
-            content: src["data"],
-          });
+          parts.push(blobPart(strOf(src["media_type"]) ?? "", modality, src["data"]));
           return;
         }
         const url = strOf(src["url"]);
@@ -461,7 +488,7 @@ function mediaPart(url: string, modality: string): BlobPart | UriPart {
     const semi = url.indexOf(";");
     if (comma > 0) {
       const mime = url.slice(5, semi > 0 && semi < comma ? semi : comma);
-      return { type: "blob", mime_type: mime, modality, content: url.slice(comma + 1) };
+      return blobPart(mime, modality, url.slice(comma + 1));
     }
   }
   return { type: "uri", uri: url, modality };

@@ -1,5 +1,5 @@
 /** Anthropic content blocks converted to the OpenTelemetry GenAI parts format. */
-import { textPart } from "../content.js";
+import { blobPart, textPart } from "../content.js";
 import { asArray, asObject, type JsonObject, snapshot, str } from "../json.js";
 import type { GenAIMessage, GenAIPart } from "../types.js";
 
@@ -7,11 +7,8 @@ function sourcePart(source: JsonObject | undefined, modality: string): GenAIPart
   if (source === undefined) return undefined;
   const mime = str(source["media_type"]);
   switch (source["type"]) {
-    case "base64": {
-      const part: GenAIPart = { type: "blob", modality, content: str(source["data"]) ?? "" };
-      if (mime !== undefined) part.mime_type = mime;
-      return part;
-    }
+    case "base64":
+      return blobPart(modality, str(source["data"]) ?? "", mime);
     case "url":
       return { type: "uri", modality, uri: str(source["url"]) ?? "" };
     case "file":

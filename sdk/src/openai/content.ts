@@ -2,7 +2,7 @@
  * OpenAI message shapes (chat completions and Responses API items) converted to the
  * OpenTelemetry GenAI parts format.
  */
-import { textPart } from "../content.js";
+import { blobPart, textPart } from "../content.js";
 import { asArray, asObject, isObject, type JsonObject, parseArguments, snapshot, str } from "../json.js";
 import type { GenAIMessage, GenAIPart } from "../types.js";
 
@@ -17,10 +17,7 @@ export function urlPart(url: string, modality: string): GenAIPart {
   if (url.startsWith("data:")) {
     const comma = url.indexOf(",");
     const meta = url.slice(5, comma < 0 ? undefined : comma);
-    const mime = meta.split(";")[0] ?? "";
-    const part: GenAIPart = { type: "blob", modality, content: comma < 0 ? "" : url.slice(comma + 1) };
-    if (mime !== "") part.mime_type = mime;
-    return part;
+    return blobPart(modality, comma < 0 ? "" : url.slice(comma + 1), meta.split(";")[0]);
   }
   return { type: "uri", modality, uri: url };
 }
@@ -61,9 +58,7 @@ function contentPart(raw: unknown): GenAIPart | undefined {
       const data = str(audio?.["data"]);
       if (data === undefined) return undefined;
       const format = str(audio?.["format"]);
-      const part: GenAIPart = { type: "blob", modality: "audio", content: data };
-      if (format !== undefined) part.mime_type = `audio/${format}`;
-      return part;
+      return blobPart("audio", data, format === undefined ? undefined : `audio/${format}`);
     }
     case "file":
       return filePart(asObject(p["file"]) ?? {});
