@@ -251,6 +251,17 @@ describe("OTLP from the official OpenTelemetry JS exporters", () => {
   });
 });
 
+/** OTLP/JSON spans of one service to /v1/traces, answered 200. */
+async function postJsonSpans(service: string, spans: unknown[]): Promise<void> {
+  const sent = await collector.app.inject({
+    method: "POST",
+    url: "/v1/traces",
+    payload: JSON.stringify(otlpJsonTraces(service, spans)),
+    headers: { "content-type": "application/json" },
+  });
+  expect(sent.statusCode).toBe(200);
+}
+
 describe("read API paging", () => {
   it("next_cursor walks every call once, in order, ties in time included", async () => {
     const team = `paging-${Date.now()}`;
@@ -271,13 +282,7 @@ describe("read API paging", () => {
         intAttr("gen_ai.usage.input_tokens", 10),
       ],
     }));
-    const sent = await collector.app.inject({
-      method: "POST",
-      url: "/v1/traces",
-      payload: JSON.stringify(otlpJsonTraces("pager", spans)),
-      headers: { "content-type": "application/json" },
-    });
-    expect(sent.statusCode).toBe(200);
+    await postJsonSpans("pager", spans);
 
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -325,13 +330,7 @@ describe("read API paging", () => {
       span(small, 0),
       span(small, 1),
     ];
-    const sent = await collector.app.inject({
-      method: "POST",
-      url: "/v1/traces",
-      payload: JSON.stringify(otlpJsonTraces("agent", spans)),
-      headers: { "content-type": "application/json" },
-    });
-    expect(sent.statusCode).toBe(200);
+    await postJsonSpans("agent", spans);
     const cut = (await collector.app.inject({ method: "GET", url: `/api/v1/traces/${big}` })).json() as {
       spans: Row[];
       truncated?: boolean;
