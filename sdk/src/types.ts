@@ -30,8 +30,10 @@ export interface ObserveOptions {
   /** Overrides `init({ redact })` for this client. */
   redact?: RedactFn;
   /**
-   * `gen_ai.provider.name` for this client's spans. Defaults to `openai` / `anthropic`, or
-   * `azure.ai.openai` for an Azure OpenAI client. Set it for OpenAI-compatible servers (e.g. `groq`).
+   * `gen_ai.provider.name` for this client's spans. Defaults to `anthropic`, and for an `openai`
+   * client to the provider its base URL names (Azure OpenAI, Groq, DeepSeek, Mistral, xAI,
+   * Perplexity, Together, Fireworks, OpenRouter, Gemini's OpenAI endpoint, Ollama's port), else
+   * `openai`. Set it for other OpenAI-compatible servers.
    */
   providerName?: string;
 }

@@ -14,16 +14,13 @@ import type { ObserveOptions } from "../types.js";
 import { chatCompletions } from "./chat-completions.js";
 import { completions } from "./completions.js";
 import { embeddings } from "./embeddings.js";
+import { openAIProvider } from "./provider.js";
 import { responses } from "./responses.js";
 
 const observe = createObserver({
   defaultProvider(client) {
     const name = (client as { constructor?: { name?: unknown } }).constructor?.name;
-    const baseURL = (client as { baseURL?: unknown }).baseURL;
-    if (name === "AzureOpenAI" || (typeof baseURL === "string" && baseURL.includes(".openai.azure.com"))) {
-      return "azure.ai.openai";
-    }
-    return "openai";
+    return openAIProvider(typeof name === "string" ? name : undefined, (client as { baseURL?: unknown }).baseURL);
   },
   instrument(client, state) {
     instrumentMethod(child(child(client, "chat"), "completions"), "create", chatCompletions, state);
