@@ -30,7 +30,8 @@ export interface ObserveOptions {
   /** Overrides `init({ redact })` for this client. */
   redact?: RedactFn;
   /**
-   * `gen_ai.provider.name` for this client's spans. Defaults to `anthropic`, and for an `openai`
+   * `gen_ai.provider.name` for this client's spans. Defaults to `anthropic` (`aws.bedrock` /
+   * `gcp.vertex_ai` for the Anthropic SDK's Bedrock and Vertex clients), and for an `openai`
    * client to the provider its base URL names (Azure OpenAI, Groq, DeepSeek, Mistral, xAI,
    * Perplexity, Together, Fireworks, OpenRouter, Gemini's OpenAI endpoint, Ollama's port), else
    * `openai`. Set it for other OpenAI-compatible servers.

@@ -18,8 +18,31 @@ import { child, createObserver } from "../observe-client.js";
 import type { ObserveOptions } from "../types.js";
 import { messages } from "./messages.js";
 
+/**
+ * `gen_ai.provider.name` of an Anthropic client: Claude bought through AWS Bedrock or Google
+ * Vertex AI is billed by that cloud, so spend by provider must say so. The Bedrock and Vertex
+ * clients of the Anthropic SDK are told apart by class name, else by their API host.
+ */
+export function anthropicProvider(client: object): string {
+  const name = (client as { constructor?: { name?: unknown } }).constructor?.name;
+  if (name === "AnthropicBedrock") return "aws.bedrock";
+  if (name === "AnthropicVertex") return "gcp.vertex_ai";
+  const baseURL = (client as { baseURL?: unknown }).baseURL;
+  if (typeof baseURL === "string") {
+    let host = "";
+    try {
+      host = new URL(baseURL).hostname.toLowerCase();
+    } catch {
+      // not a URL: the default below
+    }
+    if (host.startsWith("bedrock-runtime.") && host.endsWith(".amazonaws.com")) return "aws.bedrock";
+    if (host.endsWith("aiplatform.googleapis.com")) return "gcp.vertex_ai";
+  }
+  return "anthropic";
+}
+
 const observe = createObserver({
-  defaultProvider: () => "anthropic",
+  defaultProvider: anthropicProvider,
   instrument(client, state) {
     instrumentMethod(child(client, "messages"), "create", messages, state);
     instrumentMethod(child(child(client, "beta"), "messages"), "create", messages, state);
