@@ -15,10 +15,11 @@
  * serialize their content before the span ends, as usual.
  */
 import type { Attributes } from "@opentelemetry/api";
-import type { ExportResult } from "@opentelemetry/core";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { SerializedContent } from "./content.js";
 import { reportFailure } from "./diag.js";
+import type { ExportHealth } from "./export-health.js";
 import { TOKENMETER_CONTENT_TRUNCATED } from "./semconv.js";
 
 /** One content attribute still to write: its key and what produces its value. */
@@ -56,17 +57,30 @@ export function writeDeferredContent(span: ReadableSpan): void {
   for (const [key, serialize] of content) writeContent(attributes, key, serialize);
 }
 
-/** An exporter that writes each span's deferred content, then hands the batch to `inner`. */
+/**
+ * The SDK's exporter in front of the OTLP one: writes each span's deferred content, hands the
+ * batch to `inner`, and records the outcome in `health` when given (export-health.ts).
+ */
 export class DeferredContentExporter implements SpanExporter {
   readonly #inner: SpanExporter;
+  readonly #health: ExportHealth | undefined;
 
-  constructor(inner: SpanExporter) {
+  constructor(inner: SpanExporter, health?: ExportHealth) {
     this.#inner = inner;
+    this.#health = health;
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     for (const span of spans) writeDeferredContent(span);
-    this.#inner.export(spans, resultCallback);
+    const health = this.#health;
+    if (health === undefined) {
+      this.#inner.export(spans, resultCallback);
+      return;
+    }
+    this.#inner.export(spans, (result) => {
+      health.record(result.code === ExportResultCode.SUCCESS);
+      resultCallback(result);
+    });
   }
 
   shutdown(): Promise<void> {

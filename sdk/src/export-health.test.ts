@@ -1,7 +1,8 @@
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, it } from "vitest";
-import { ExportHealth, FAILING_FOR_MS, HealthTrackingExporter } from "./export-health.js";
+import { DeferredContentExporter } from "./deferred-content.js";
+import { ExportHealth, FAILING_FOR_MS } from "./export-health.js";
 
 describe("ExportHealth", () => {
   it("a failed export counts for a while, a successful one clears it at once", () => {
@@ -32,14 +33,14 @@ describe("ExportHealth", () => {
     expect(health.firstNotice()).toBe(true);
   });
 
-  it("the tracking exporter records each outcome and passes it on unchanged", () => {
+  it("the SDK's exporter records each outcome and passes it on unchanged", () => {
     const codes = [ExportResultCode.FAILED, ExportResultCode.SUCCESS];
     const inner: SpanExporter = {
       export: (_spans, done) => done({ code: codes.shift() ?? ExportResultCode.SUCCESS }),
       shutdown: () => Promise.resolve(),
     };
     const health = new ExportHealth(() => 0);
-    const exporter = new HealthTrackingExporter(inner, health);
+    const exporter = new DeferredContentExporter(inner, health);
     const seen: number[] = [];
     const spans: ReadableSpan[] = [];
     exporter.export(spans, (r) => seen.push(r.code));

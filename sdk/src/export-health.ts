@@ -3,10 +3,8 @@
  * a while; a successful one clears that at once. `forceFlush` uses it to stop waiting on a
  * collector it already knows to fail: a serverless function flushes at the end of every
  * invocation, and each one would otherwise wait out the exporter's timeout and retries while
- * the collector is down.
+ * the collector is down. The SDK's exporter (deferred-content.ts) records every outcome.
  */
-import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
-import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 
 /** How long one failed export counts, unless an export succeeds first. */
 export const FAILING_FOR_MS = 30_000;
@@ -39,31 +37,5 @@ export class ExportHealth {
     if (this.#told) return false;
     this.#told = true;
     return true;
-  }
-}
-
-/** Passes exports to `inner` and records each outcome in `health`. */
-export class HealthTrackingExporter implements SpanExporter {
-  readonly #inner: SpanExporter;
-  readonly #health: ExportHealth;
-
-  constructor(inner: SpanExporter, health: ExportHealth) {
-    this.#inner = inner;
-    this.#health = health;
-  }
-
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.#inner.export(spans, (result) => {
-      this.#health.record(result.code === ExportResultCode.SUCCESS);
-      resultCallback(result);
-    });
-  }
-
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush?.() ?? Promise.resolve();
   }
 }

@@ -15,7 +15,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { resolveConfig, type SdkConfig } from "./config.js";
 import { DeferredContentExporter } from "./deferred-content.js";
-import { type ExportHealth, HealthTrackingExporter } from "./export-health.js";
+import type { ExportHealth } from "./export-health.js";
 import { SCOPE_NAME } from "./version.js";
 
 export interface SpanProcessorOptions {
@@ -81,10 +81,8 @@ export function createExporter(config: SdkConfig): SpanExporter {
 
 /** `health`, when given, records the outcome of every export (see export-health.ts). */
 export function createSpanProcessor(config: SdkConfig, genAIOnly: boolean, health?: ExportHealth): SpanProcessor {
-  const exporter = createExporter(config);
-  const tracked = health === undefined ? exporter : new HealthTrackingExporter(exporter, health);
   // Writes the content that calls of `init`'s own provider leave for export (a no-op otherwise).
-  const batch = new BatchSpanProcessor(new DeferredContentExporter(tracked));
+  const batch = new BatchSpanProcessor(new DeferredContentExporter(createExporter(config), health));
   return genAIOnly ? new GenAIOnlyProcessor(batch) : batch;
 }
 
