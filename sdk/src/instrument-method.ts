@@ -51,7 +51,7 @@ export interface ClientState {
   cached: ClientSettings | undefined;
 }
 
-export function createClientState(provider: string, baseURL: unknown, options: ObserveOptions): ClientState {
+export function createClientState(provider: string, server: Server, options: ObserveOptions): ClientState {
   const state: ClientState = {
     provider,
     attribution: {},
@@ -63,23 +63,34 @@ export function createClientState(provider: string, baseURL: unknown, options: O
     cached: undefined,
   };
   applyObserveOptions(state, provider, options);
-  setServer(state, baseURL);
+  setServer(state, server);
   return state;
 }
 
-/** `server.address` / `server.port` from the client's base URL. */
-export function setServer(state: ClientState, baseURL: unknown): void {
-  state.serverAddress = undefined;
-  state.serverPort = undefined;
-  state.cached = undefined;
-  if (typeof baseURL !== "string") return;
+/** Host and port of a client's base URL: its `server.*` attributes, and a hint at its provider. */
+export interface Server {
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+}
+
+export const NO_SERVER: Server = Object.freeze({ address: undefined, port: undefined });
+
+export function serverOf(baseURL: unknown): Server {
+  if (typeof baseURL !== "string") return NO_SERVER;
   try {
     const url = new URL(baseURL);
-    state.serverAddress = url.hostname;
-    state.serverPort = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
+    const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
+    return { address: url.hostname, port };
   } catch {
     // not a URL: no server.* attributes
+    return NO_SERVER;
   }
+}
+
+export function setServer(state: ClientState, server: Server): void {
+  state.serverAddress = server.address;
+  state.serverPort = server.port;
+  state.cached = undefined;
 }
 
 export function applyObserveOptions(state: ClientState, defaultProvider: string, options: ObserveOptions): void {

@@ -4,12 +4,19 @@
  * `withOptions()` observed like their parent.
  */
 import { reportFailure } from "./diag.js";
-import { applyObserveOptions, type ClientState, createClientState, setServer } from "./instrument-method.js";
+import {
+  applyObserveOptions,
+  type ClientState,
+  createClientState,
+  type Server,
+  serverOf,
+  setServer,
+} from "./instrument-method.js";
 import type { ObserveOptions } from "./types.js";
 
 export interface ClientKind {
-  /** `gen_ai.provider.name` unless the options say otherwise. */
-  defaultProvider(client: object): string;
+  /** `gen_ai.provider.name` unless the options say otherwise; `server` is the client's base URL's. */
+  defaultProvider(client: object, server: Server): string;
   /** Instruments the client's API methods (instrumentMethod on each resource). */
   instrument(client: object, state: ClientState): void;
   /** Wraps each original call, e.g. to switch the client's own tracing off for it. */
@@ -36,7 +43,7 @@ export function createObserver(kind: ClientKind): <C extends object>(client: C, 
         if (parent !== undefined && derived !== null && typeof derived === "object" && !observed.has(derived)) {
           try {
             const state: ClientState = { ...parent, cached: undefined };
-            setServer(state, baseURLOf(derived));
+            setServer(state, serverOf(baseURLOf(derived)));
             instrument(derived, state);
           } catch (err) {
             reportFailure("withOptions", err);
@@ -52,8 +59,10 @@ export function createObserver(kind: ClientKind): <C extends object>(client: C, 
   return <C extends object>(client: C, options: ObserveOptions = {}): C => {
     try {
       const known = observed.get(client);
-      if (known !== undefined) applyObserveOptions(known, kind.defaultProvider(client), options);
-      else instrument(client, createClientState(kind.defaultProvider(client), baseURLOf(client), options));
+      const server = serverOf(baseURLOf(client));
+      const provider = kind.defaultProvider(client, server);
+      if (known !== undefined) applyObserveOptions(known, provider, options);
+      else instrument(client, createClientState(provider, server, options));
     } catch (err) {
       reportFailure("observe", err);
     }

@@ -6,7 +6,7 @@
 import { context, INVALID_SPAN_CONTEXT } from "@opentelemetry/api";
 import { reportFailure } from "./diag.js";
 import { type Endpoint, NO_STREAM } from "./endpoint.js";
-import { createClientState, startCall } from "./instrument-method.js";
+import { createClientState, NO_SERVER, startCall } from "./instrument-method.js";
 import type { LlmCall } from "./llm-call.js";
 import type { LLMCallHandle, LLMCallInfo } from "./types.js";
 
@@ -48,7 +48,7 @@ const NOOP_HANDLE: LLMCallHandle = {
 export async function traceLLMCall<T>(info: LLMCallInfo, fn: (call: LLMCallHandle) => T | Promise<T>): Promise<T> {
   let call: LlmCall | undefined;
   try {
-    const state = createClientState(info.provider, undefined, {});
+    const state = createClientState(info.provider, NO_SERVER, {});
     call = startCall(customEndpoint(info.operation ?? "chat"), state, { model: info.model }, info.attributes);
   } catch (err) {
     reportFailure("traceLLMCall", err);

@@ -13,7 +13,7 @@
  * tracing off for the synchronous part of each instrumented call (where the client decides
  * whether to trace); the client's other methods keep their spans.
  */
-import { instrumentMethod } from "../instrument-method.js";
+import { instrumentMethod, type Server } from "../instrument-method.js";
 import { child, createObserver } from "../observe-client.js";
 import type { ObserveOptions } from "../types.js";
 import { messages } from "./messages.js";
@@ -23,21 +23,13 @@ import { messages } from "./messages.js";
  * Vertex AI is billed by that cloud, so spend by provider must say so. The Bedrock and Vertex
  * clients of the Anthropic SDK are told apart by class name, else by their API host.
  */
-export function anthropicProvider(client: object): string {
+export function anthropicProvider(client: object, server: Server): string {
   const name = (client as { constructor?: { name?: unknown } }).constructor?.name;
   if (name === "AnthropicBedrock") return "aws.bedrock";
   if (name === "AnthropicVertex") return "gcp.vertex_ai";
-  const baseURL = (client as { baseURL?: unknown }).baseURL;
-  if (typeof baseURL === "string") {
-    let host = "";
-    try {
-      host = new URL(baseURL).hostname.toLowerCase();
-    } catch {
-      // not a URL: the default below
-    }
-    if (host.startsWith("bedrock-runtime.") && host.endsWith(".amazonaws.com")) return "aws.bedrock";
-    if (host.endsWith("aiplatform.googleapis.com")) return "gcp.vertex_ai";
-  }
+  const host = server.address ?? "";
+  if (host.startsWith("bedrock-runtime.") && host.endsWith(".amazonaws.com")) return "aws.bedrock";
+  if (host.endsWith("aiplatform.googleapis.com")) return "gcp.vertex_ai";
   return "anthropic";
 }
 

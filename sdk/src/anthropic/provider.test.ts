@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { serverOf } from "../instrument-method.js";
 import { anthropicProvider } from "./observe.js";
+
+const provider = (client: { baseURL: string }) => anthropicProvider(client, serverOf(client.baseURL));
 
 describe("anthropicProvider", () => {
   it("Claude through Bedrock or Vertex AI is that cloud's bill", () => {
@@ -12,11 +15,11 @@ describe("anthropicProvider", () => {
     class Anthropic {
       constructor(readonly baseURL: string) {}
     }
-    expect(anthropicProvider(new AnthropicBedrock())).toBe("aws.bedrock");
-    expect(anthropicProvider(new AnthropicVertex())).toBe("gcp.vertex_ai");
-    expect(anthropicProvider(new Anthropic("https://bedrock-runtime.eu-west-1.amazonaws.com"))).toBe("aws.bedrock");
-    expect(anthropicProvider(new Anthropic("https://us-east5-aiplatform.googleapis.com/v1"))).toBe("gcp.vertex_ai");
-    expect(anthropicProvider(new Anthropic("https://api.anthropic.com"))).toBe("anthropic");
-    expect(anthropicProvider(new Anthropic("not a url"))).toBe("anthropic");
+    expect(provider(new AnthropicBedrock())).toBe("aws.bedrock");
+    expect(provider(new AnthropicVertex())).toBe("gcp.vertex_ai");
+    expect(provider(new Anthropic("https://bedrock-runtime.eu-west-1.amazonaws.com"))).toBe("aws.bedrock");
+    expect(provider(new Anthropic("https://us-east5-aiplatform.googleapis.com/v1"))).toBe("gcp.vertex_ai");
+    expect(provider(new Anthropic("https://api.anthropic.com"))).toBe("anthropic");
+    expect(provider(new Anthropic("not a url"))).toBe("anthropic");
   });
 });

@@ -18,9 +18,9 @@ import { openAIProvider } from "./provider.js";
 import { responses } from "./responses.js";
 
 const observe = createObserver({
-  defaultProvider(client) {
+  defaultProvider(client, server) {
     const name = (client as { constructor?: { name?: unknown } }).constructor?.name;
-    return openAIProvider(typeof name === "string" ? name : undefined, (client as { baseURL?: unknown }).baseURL);
+    return openAIProvider(typeof name === "string" ? name : undefined, server);
   },
   instrument(client, state) {
     instrumentMethod(child(child(client, "chat"), "completions"), "create", chatCompletions, state);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { serverOf } from "../instrument-method.js";
 import { openAIProvider } from "./provider.js";
 
 describe("openAIProvider", () => {
@@ -18,12 +19,13 @@ describe("openAIProvider", () => {
       ["http://127.0.0.1:8787/openai/v1", "openai"],
       ["https://evil-api.groq.com.example.org/v1", "openai"],
     ];
-    for (const [url, provider] of cases) expect([url, openAIProvider("OpenAI", url)]).toEqual([url, provider]);
+    for (const [url, provider] of cases)
+      expect([url, openAIProvider("OpenAI", serverOf(url))]).toEqual([url, provider]);
   });
 
   it("an AzureOpenAI client is Azure whatever its URL; no URL or a bad one is openai", () => {
-    expect(openAIProvider("AzureOpenAI", "https://gateway.example.com")).toBe("azure.ai.openai");
-    expect(openAIProvider("OpenAI", undefined)).toBe("openai");
-    expect(openAIProvider(undefined, "not a url")).toBe("openai");
+    expect(openAIProvider("AzureOpenAI", serverOf("https://gateway.example.com"))).toBe("azure.ai.openai");
+    expect(openAIProvider("OpenAI", serverOf(undefined))).toBe("openai");
+    expect(openAIProvider(undefined, serverOf("not a url"))).toBe("openai");
   });
 });

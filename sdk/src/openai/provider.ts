@@ -5,6 +5,8 @@
  * are the OpenTelemetry GenAI ones where they exist, the price catalog's otherwise.
  */
 
+import type { Server } from "../instrument-method.js";
+
 /** API hosts of OpenAI-compatible providers, by hostname or its last labels. */
 const HOSTS: ReadonlyArray<readonly [string, string]> = [
   ["openai.azure.com", "azure.ai.openai"],
@@ -24,21 +26,14 @@ const HOSTS: ReadonlyArray<readonly [string, string]> = [
 ];
 
 /** Ollama's default port: a local OpenAI-compatible server there is Ollama. */
-const OLLAMA_PORT = "11434";
+const OLLAMA_PORT = 11434;
 
-export function openAIProvider(constructorName: string | undefined, baseURL: unknown): string {
+export function openAIProvider(constructorName: string | undefined, server: Server): string {
   if (constructorName === "AzureOpenAI") return "azure.ai.openai";
-  if (typeof baseURL !== "string") return "openai";
-  let url: URL;
-  try {
-    url = new URL(baseURL);
-  } catch {
-    return "openai";
-  }
-  const host = url.hostname.toLowerCase();
+  const host = server.address;
+  if (host === undefined) return "openai";
   for (const [suffix, provider] of HOSTS) {
     if (host === suffix || host.endsWith(`.${suffix}`)) return provider;
   }
-  if (url.port === OLLAMA_PORT) return "ollama";
-  return "openai";
+  return server.port === OLLAMA_PORT ? "ollama" : "openai";
 }
