@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { Registry } from "prom-client";
 import { loadConfig } from "../config/load-config.js";
-import { ERR_BAD_REQUEST, listenError } from "../errors.js";
+import { ERR_BAD_REQUEST } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { collectorTracesUrl, createOtlpHttpSink, startProxy, telemetryDroppedCounter } from "../proxy/index.js";
 
@@ -56,10 +56,6 @@ export async function runProxy(argv: string[], io: { configFile?: string | undef
       logger,
       maxBufferedSpans: config.proxy.maxBufferedSpans,
     }),
-  }).catch((err: unknown) => {
-    const host = typeof values.host === "string" ? values.host : config.server.host;
-    const port = typeof values.port === "string" ? Number(values.port) : config.server.proxyPort;
-    throw listenError(err, "proxy", host, port, "--port or TOKENMETER_PROXY_PORT");
   });
   process.stdout.write(`tokenmeter proxy on ${proxy.url}, spans to ${collectorTracesUrl(values.collector)}\n`);
   const stop = async () => {

@@ -20,15 +20,17 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const logger = createLogger(config.server.logLevel);
   const storage = await openStorage(config);
   const collector = await buildCollector({ config, storage, logger, env: process.env });
-  const { host, collectorPort, proxyPort } = config.server;
-  // A port that cannot be taken ends the start with a coded error, storage closed first.
-  const failStart = async (err: unknown, what: string, port: number, setting: string): Promise<never> => {
+  const { host, collectorPort } = config.server;
+  // A port that cannot be taken ends the start with its coded error, storage closed first.
+  const failStart = async (err: unknown): Promise<never> => {
     await collector.close().catch(() => undefined);
-    throw listenError(err, what, host, port, setting);
+    throw err;
   };
   const address = await collector.app
     .listen({ host, port: collectorPort })
-    .catch((err: unknown) => failStart(err, "collector", collectorPort, "TOKENMETER_COLLECTOR_PORT"));
+    .catch((err: unknown) =>
+      failStart(listenError(err, "collector", host, collectorPort, "TOKENMETER_COLLECTOR_PORT")),
+    );
 
   const registry = collector.metrics.registry;
   const sink = inProcessSink(collector, logger);
@@ -40,7 +42,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
     hooks: [collector.finops.budgetHook],
     priceBook: collector.finops.book,
     sink,
-  }).catch((err: unknown) => failStart(err, "proxy", proxyPort, "TOKENMETER_PROXY_PORT"));
+  }).catch(failStart);
 
   const where =
     storage.backend === "embedded" ? `embedded ClickHouse at ${config.storage.dataDir}` : "ClickHouse server";

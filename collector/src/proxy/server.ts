@@ -9,6 +9,7 @@ import type { Registry } from "prom-client";
 import { Pool } from "undici";
 import type { Config } from "../config/schema.js";
 import { loadPriceBook, type PriceBook } from "../enrich/price-book.js";
+import { listenError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { PreRequestHook } from "./hooks.js";
 import { providerErrorBody } from "./provider-errors.js";
@@ -163,9 +164,10 @@ export function buildProxy(deps: ProxyDeps): ProxyServer {
     metrics,
     listen({ host, port }) {
       return new Promise<string>((resolve, reject) => {
-        server.once("error", reject);
+        const failed = (err: unknown) => reject(listenError(err, "proxy", host, port, "TOKENMETER_PROXY_PORT"));
+        server.once("error", failed);
         server.listen(port, host, () => {
-          server.off("error", reject);
+          server.off("error", failed);
           const a = server.address() as AddressInfo;
           const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
           resolve(`http://${h}:${a.port}`);
