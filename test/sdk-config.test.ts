@@ -118,7 +118,17 @@ describe("init configuration", () => {
   });
 
   it("sampleRate 0 records nothing and the call works as ever; a sampled parent still wins (parent-based)", async () => {
+    const warnings: string[] = [];
+    diag.setLogger(
+      { error() {}, warn: (...args: unknown[]) => warnings.push(args.join(" ")), info() {}, debug() {}, verbose() {} },
+      DiagLogLevel.WARN,
+    );
     const handle = init({ endpoint: url, sampleRate: 0, headers: { authorization: `Bearer ${INGEST_TOKEN}` } });
+    diag.disable();
+    // Sampling drops calls with their cost: the operator is told that spend counts recorded calls only.
+    expect(warnings.join("\n")).toMatch(
+      /sampleRate 0: .*spend, token totals and budgets count the recorded calls only/,
+    );
     try {
       const id = session("unsampled");
       const completion = await client().chat.completions.create(

@@ -91,6 +91,14 @@ function standalone(config: SdkConfig): TokenmeterHandle {
     .merge(detectResources({ detectors: [envDetector] }))
     .merge(resourceFromAttributes(attributes));
   const root = config.sampleRate >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.sampleRate);
+  if (config.sampleRate < 1) {
+    // Sampling drops whole calls, their tokens and cost with them: spend would read low, silently.
+    log.warn(
+      `sampleRate ${config.sampleRate}: traces started here are recorded with that probability, so spend, ` +
+        "token totals and budgets count the recorded calls only; to cut volume but keep every cost, " +
+        "keep sampleRate 1 and set captureContent: false",
+    );
+  }
   const health = new ExportHealth();
   const provider = new NodeTracerProvider({
     resource,
