@@ -1,21 +1,38 @@
 import { z } from "zod";
+import { parseDuration } from "../alerts/duration.js";
 import { ERR_BAD_REQUEST } from "../errors.js";
 
-/** A time bound: ISO-8601, or Unix epoch in seconds / milliseconds. Parsed to Unix µs. */
+/**
+ * A time bound: ISO-8601, Unix epoch in seconds or milliseconds, "now", or a duration back from
+ * now as the CLI takes it ("30d", "1h30m"; also written "now-1h"). Parsed to Unix µs.
+ */
 export const timeParam = z
   .string()
   .transform((v, ctx) => {
-    const n = Number(v);
-    let ms: number;
-    if (v.trim() !== "" && Number.isFinite(n)) ms = n < 1e11 ? n * 1000 : n;
-    else ms = Date.parse(v);
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({ code: "custom", message: "expected an ISO-8601 time or a Unix epoch" });
+    const ms = parseTimeBound(v, Date.now());
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'expected an ISO-8601 time, a Unix epoch, "now" or a duration back from now such as 24h',
+      });
       return z.NEVER;
     }
     return Math.round(ms * 1000);
   })
   .optional();
+
+/** Unix ms of a time bound (see timeParam), or undefined when it is none. */
+export function parseTimeBound(text: string, now: number): number | undefined {
+  const t = text.trim();
+  if (t === "") return undefined;
+  const n = Number(t);
+  if (Number.isFinite(n)) return n < 1e11 ? n * 1000 : n;
+  if (t === "now") return now;
+  const back = parseDuration(t.startsWith("now-") ? t.slice(4) : t);
+  if (back !== undefined) return now - back;
+  const ms = Date.parse(t);
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 export const hexId = (len: number) =>
   z
