@@ -14,6 +14,7 @@ const root = join(import.meta.dirname, "..");
 const pkg = JSON.parse(readFileSync(join(root, "collector/package.json"), "utf8")) as {
   bin: Record<string, string>;
   files: string[];
+  version: string;
 };
 const command = join("collector", pkg.bin["tokenmeter"] ?? "");
 
@@ -34,6 +35,9 @@ describe("the tokenmeter command", () => {
     const help = run(command, ["--help"]);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^usage: tokenmeter <command> \[options\]\n/);
+    const version = run(command, ["--version"]);
+    expect(version.status).toBe(0);
+    expect(version.stdout).toBe(`tokenmeter ${pkg.version}\n`);
     const unknown = run(command, ["nosuch"]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/^tokenmeter: unknown command "nosuch"\n/);

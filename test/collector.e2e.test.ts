@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { context, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter as OTLPJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OTLPProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -261,6 +263,23 @@ async function postJsonSpans(service: string, spans: unknown[]): Promise<void> {
   });
   expect(sent.statusCode).toBe(200);
 }
+
+describe("which build is running", () => {
+  it("/metrics has tokenmeter_build_info with the version and the price book in force; /healthz the version", async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../collector/package.json"), "utf8")) as {
+      version: string;
+    };
+    const catalog = JSON.parse(readFileSync(join(import.meta.dirname, "../collector/prices/catalog.json"), "utf8")) as {
+      catalog_version: string;
+    };
+    const metrics = await collector.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toContain(
+      `tokenmeter_build_info{version="${pkg.version}",price_book="${catalog.catalog_version}",nodejs="${process.version}"} 1`,
+    );
+    const health = await collector.app.inject({ method: "GET", url: "/healthz" });
+    expect(health.json()).toEqual({ status: "ok", version: pkg.version });
+  });
+});
 
 describe("read API paging", () => {
   it("next_cursor walks every call once, in order, ties in time included", async () => {

@@ -73,6 +73,15 @@ describe.each([
     expect(readFileSync(join(root, dir, "LICENSE"), "utf8")).toBe(readFileSync(join(root, "LICENSE"), "utf8"));
   });
 
+  it("reports the version in its package.json", async () => {
+    const { version } = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as { version: string };
+    const reported =
+      dir === "sdk"
+        ? (await import("../sdk/src/version.js")).SDK_VERSION
+        : (await import("../collector/src/version.js")).VERSION;
+    expect(reported).toBe(version);
+  });
+
   it("ships the sources its source maps name", () => {
     const maps = [...files].filter((f) => f.endsWith(".js.map"));
     expect(maps.length).toBeGreaterThan(10);

@@ -26,6 +26,7 @@ import type { StorageClient } from "./storage/client.js";
 import { IngestLog } from "./storage/ingest-log.js";
 import { insertTable, MIGRATIONS, migrate } from "./storage/migrations.js";
 import { Spool } from "./storage/spool.js";
+import { VERSION } from "./version.js";
 
 export interface CollectorDeps {
   config: Config;
@@ -94,6 +95,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   await writer.start();
   // One catalog load at start, shared by the inline stages and FinOps (unless given its own).
   const book = loadConfiguredPriceBook(config);
+  metrics.buildInfo.set({ version: VERSION, price_book: book.catalogVersion, nodejs: process.version }, 1);
   const stages = deps.stages ?? createDefaultStages(config, book);
   const nWorkers = deps.stages ? 0 : workerCount(config.ingest.workers);
   const workers = nWorkers > 0 ? new IngestWorkerPool(nWorkers, config, logger) : undefined;

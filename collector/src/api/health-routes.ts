@@ -2,12 +2,13 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { FastifyInstance } from "fastify";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { BatchWriter } from "../storage/batch-writer.js";
+import { VERSION } from "../version.js";
 
 export function registerHealthRoutes(
   app: FastifyInstance,
   deps: { client: ClickHouseClient; metrics: CollectorMetrics; writer: BatchWriter },
 ): void {
-  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/healthz", async () => ({ status: "ok", version: VERSION }));
 
   // Ready = ingest is taken. With ClickHouse unreachable the collector still answers OTLP into
   // its disk spool, so it stays ready (an orchestrator that took it out of rotation would push

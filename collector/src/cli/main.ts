@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { isTokenmeterError } from "../errors.js";
+import { VERSION } from "../version.js";
 
 const USAGE = `usage: tokenmeter <command> [options]
 
@@ -17,6 +18,7 @@ commands:
 options:
   -c, --config F   tokenmeter.yaml to use (default: TOKENMETER_CONFIG)
   -h, --help       show this help
+  -v, --version    print the version
 `;
 
 type Subcommand = (argv: string[], io: { configFile?: string | undefined }) => Promise<number>;
@@ -39,11 +41,16 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: "string", short: "c" },
       help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
       strict: { type: "boolean" },
     },
   });
   const command = positionals[0];
   const configFile = typeof values.config === "string" ? values.config : undefined;
+  if (values.version && !command) {
+    process.stdout.write(`tokenmeter ${VERSION}\n`);
+    return 0;
+  }
   if (!command) {
     process.stdout.write(USAGE);
     return values.help ? 0 : 1;

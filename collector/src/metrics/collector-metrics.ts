@@ -247,7 +247,15 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     }
   }
 
-  return { registry, recordCall, pipeline };
+  // Which build is running: set once at start (app.ts), for dashboards and alerts across a rollout.
+  const buildInfo = new Gauge({
+    name: "tokenmeter_build_info",
+    help: "Always 1; the labels name the running version, its price book and Node.js.",
+    labelNames: ["version", "price_book", "nodejs"],
+    registers: [registry],
+  });
+
+  return { registry, recordCall, pipeline, buildInfo };
 }
 
 export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;
