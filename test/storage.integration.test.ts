@@ -424,6 +424,54 @@ describe("batch writer", () => {
     await writer.close();
   });
 
+  it("admit() answers 429 as well when the rows in memory reach maxQueueBytes, whatever their count", async () => {
+    const writer = testWriter({ maxRows: 1000, maxDelayMs: 60_000, maxQueueRows: 1000, maxQueueBytes: 100_000 });
+    // Three calls with 40 KB prompts: few rows, many bytes.
+    writer.enqueue(
+      "scores",
+      [9100, 9101, 9102].map((i) => ({ ...score(i), comment: "x".repeat(40_000) })),
+    );
+    expect(writer.queuedRows).toBe(3);
+    expect(writer.queuedBytes).toBeGreaterThan(120_000);
+    expect(() => writer.admit(1)).toThrowError(
+      expect.objectContaining({ code: "TM_ERR_BACKPRESSURE", statusCode: 429, retryAfter: 1 }),
+    );
+    await writer.flush();
+    expect(writer.queuedBytes).toBe(0);
+    expect(() => writer.admit(1)).not.toThrow();
+    await writer.close();
+  });
+
+  it("batches-are-cut-by-bytes-too: calls with large prompts make bounded inserts, every row stored once", async () => {
+    const metrics = createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false });
+    const writer = testWriter({
+      maxRows: 1000,
+      maxDelayMs: 60_000,
+      maxQueueRows: 1000,
+      maxBatchBytes: 200_000,
+      metrics,
+    });
+    // Ten rows of 50 KB: a row count of 1,000 would make one 500 KB insert; 200 KB cuts it.
+    const ids = Array.from({ length: 10 }, (_, i) => 9200 + i);
+    for (const i of ids) writer.enqueue("scores", [{ ...score(i), comment: `${i}:${"y".repeat(50_000)}` }]);
+    await writer.flush();
+    const samples = (await metrics.registry.getSingleMetric("tokenmeter_batch_rows")?.get())?.values as
+      | Array<{ value: number; metricName?: string }>
+      | undefined;
+    expect(samples?.find((v) => v.metricName === "tokenmeter_batch_rows_count")?.value).toBe(3);
+    expect(samples?.find((v) => v.metricName === "tokenmeter_batch_rows_sum")?.value).toBe(10);
+    const rs = await storage.client.query({
+      query: `SELECT score_id, length(comment) AS n FROM ${db}.scores FINAL WHERE score_id IN {ids:Array(String)} ORDER BY score_id`,
+      query_params: { ids: ids.map((i) => `s-${i}`) },
+      format: "JSONEachRow",
+    });
+    const rows = await rs.json<{ score_id: string; n: number }>();
+    expect(rows.map((r) => r.score_id)).toEqual(ids.map((i) => `s-${i}`));
+    for (const r of rows) expect(Number(r.n)).toBe(50_005);
+    expect(writer.queuedBytes).toBe(0);
+    await writer.close();
+  });
+
   it("rows-nobody-waits-on-linger-up-to-maxDelayMs-and-leave-with-the-next-awaited-write", async () => {
     const metrics = createCollectorMetrics({ maxLabelValues: 10, defaultMetrics: false });
     const writer = testWriter({ maxRows: 1000, maxDelayMs: 60_000, maxQueueRows: 1000, metrics });

@@ -88,6 +88,8 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     maxRows: config.ingest.batchMaxRows,
     maxDelayMs: config.ingest.batchMaxDelayMs,
     maxQueueRows: config.ingest.maxQueueRows,
+    maxBatchBytes: config.ingest.batchMaxBytes,
+    maxQueueBytes: config.ingest.maxQueueBytes,
     maxSpoolBytes: config.ingest.maxSpoolBytes,
     metrics,
     logger,

@@ -49,6 +49,11 @@ export const ingestSchema = z
      */
     batchMaxRows: positiveInt.default(20_000),
     /**
+     * Bytes of row text per ClickHouse insert (per table): a batch is cut at batchMaxRows or
+     * here, whichever comes first, so calls with large prompts make bounded inserts.
+     */
+    batchMaxBytes: positiveInt.max(256 * 1024 * 1024).default(64 * 1024 * 1024),
+    /**
      * Longest a row waits for its batch. With ackAfter "insert", rows an OTLP request waits on
      * linger at most 50 ms (under load batches are cut back to back); other rows linger this
      * long, for fewer, larger inserts.
@@ -72,6 +77,8 @@ export const ingestSchema = z
      * each busy table pending while the previous one is inserted.
      */
     maxQueueRows: positiveInt.default(400_000),
+    /** Bytes of row text held in memory across all tables before ingest answers 429. */
+    maxQueueBytes: positiveInt.default(512 * 1024 * 1024),
     /**
      * Disk spool for batches ClickHouse refused, replayed in order. Its `log/` subdirectory
      * holds the ingest log.

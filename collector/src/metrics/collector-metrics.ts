@@ -124,6 +124,11 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
       help: "Rows waiting in memory for a ClickHouse insert.",
       registers: [registry],
     }),
+    queueBytes: new Gauge({
+      name: "tokenmeter_queue_bytes",
+      help: "Bytes of row text waiting in memory for a ClickHouse insert (UTF-16 code units).",
+      registers: [registry],
+    }),
     spoolBytes: new Gauge({
       name: "tokenmeter_spool_bytes",
       help: "Bytes in the disk spool waiting for replay.",

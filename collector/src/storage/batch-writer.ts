@@ -17,6 +17,10 @@ function segmentToken(segmentId: string, table: string, part = 0): string {
 /** Longest an idle writer waits for more rows before inserting. */
 const LINGER_MS = 50;
 
+/** Defaults of the byte bounds (see BatchWriterOptions). */
+export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_QUEUE_BYTES = 512 * 1024 * 1024;
+
 export interface BatchWriterOptions {
   client: ClickHouseClient;
   database: string;
@@ -31,6 +35,15 @@ export interface BatchWriterOptions {
   maxRows: number;
   maxDelayMs: number;
   maxQueueRows: number;
+  /**
+   * A table's batch is also cut once its row text reaches this many bytes (UTF-16 code units,
+   * as JavaScript holds it), so a batch of calls with large prompts stays a bounded insert: a
+   * row count alone lets 20,000 rows of 1 MB prompts make one 20 GB statement, far past what a
+   * JavaScript string holds (about 512 MiB). Default 64 MiB.
+   */
+  maxBatchBytes?: number;
+  /** Ingest answers 429 while the rows in memory hold this many bytes or more. Default 512 MiB. */
+  maxQueueBytes?: number;
   maxSpoolBytes: number;
   metrics?: CollectorMetrics;
   logger?: Logger;
@@ -45,6 +58,8 @@ interface Pending {
   /** Row text pieces in that layout, each ending in a newline. */
   chunks: string[];
   rows: number;
+  /** Length of the chunks' text. */
+  bytes: number;
   /** Resolvers of callers waiting until their rows are durable (in ClickHouse or the spool). */
   waiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
 }
@@ -64,6 +79,8 @@ export class BatchWriter {
   readonly #insertTable: (table: string) => string;
   readonly #pending = new Map<string, Pending>();
   #queued = 0;
+  /** Length of the row text in memory (pending and being written). */
+  #queuedBytes = 0;
   /** Callers waiting on pending (not yet cut) rows. */
   #waiting = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -80,7 +97,13 @@ export class BatchWriter {
   #closed = false;
 
   constructor(options: BatchWriterOptions) {
-    this.#o = { retryMinMs: 250, retryMaxMs: 10_000, ...options };
+    this.#o = {
+      retryMinMs: 250,
+      retryMaxMs: 10_000,
+      maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+      maxQueueBytes: DEFAULT_MAX_QUEUE_BYTES,
+      ...options,
+    };
     this.#log = options.log;
     this.#insertTable = options.insertTable ?? ((table) => table);
     this.#retryMs = this.#o.retryMinMs;
@@ -89,6 +112,11 @@ export class BatchWriter {
   /** Rows in memory across tables. */
   get queuedRows(): number {
     return this.#queued;
+  }
+
+  /** Bytes of row text in memory across tables (UTF-16 code units). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /** True while ClickHouse is failing and batches go to the spool. */
@@ -104,6 +132,11 @@ export class BatchWriter {
     if (this.#closed) throw ERR_UNAVAILABLE("tokenmeter is shutting down", { retryAfter: 5 });
     if (this.#queued + rows > this.#o.maxQueueRows) {
       throw ERR_BACKPRESSURE(`write queue full (${this.#queued} rows waiting); retry later`, { retryAfter: 1 });
+    }
+    // Checked before the request is decoded, so one request in flight per connection may pass
+    // the bound by its own size: the overshoot is bounded by the body limit.
+    if (this.#queuedBytes >= this.#o.maxQueueBytes) {
+      throw ERR_BACKPRESSURE(`write queue full (${this.#queuedBytes} bytes waiting); retry later`, { retryAfter: 1 });
     }
     if (this.#o.spool.bytes >= this.#o.maxSpoolBytes) {
       throw ERR_UNAVAILABLE("storage is unavailable and the disk spool is full; retry later", { retryAfter: 30 });
@@ -142,17 +175,20 @@ export class BatchWriter {
   #enqueue(table: string, text: string, rows: number, waiter: Pending["waiters"][number] | undefined): void {
     let p = this.#pending.get(table);
     if (!p) {
-      p = { layout: tableLayout(table), chunks: [], rows: 0, waiters: [] };
+      p = { layout: tableLayout(table), chunks: [], rows: 0, bytes: 0, waiters: [] };
       this.#pending.set(table, p);
     }
     p.chunks.push(text);
     p.rows += rows;
+    p.bytes += text.length;
     if (waiter) {
       p.waiters.push(waiter);
       this.#waiting++;
     }
     this.#queued += rows;
+    this.#queuedBytes += text.length;
     this.#o.metrics?.pipeline.queueRows.set(this.#queued);
+    this.#o.metrics?.pipeline.queueBytes.set(this.#queuedBytes);
     if (this.#log) {
       const logged = this.#log.current.append(table, rows, p.layout, text);
       // Logged is durable: answer now. If the log write fails, the caller is answered when
@@ -161,7 +197,7 @@ export class BatchWriter {
       else logged.catch(() => {});
     }
     // With the log, every table's rows leave together: one log segment per cycle.
-    if (p.rows < this.#o.maxRows) this.#schedule();
+    if (p.rows < this.#o.maxRows && p.bytes < this.#o.maxBatchBytes) this.#schedule();
     else if (this.#log) this.#cutAll();
     else this.#cut(table);
   }
@@ -267,7 +303,9 @@ export class BatchWriter {
       return false;
     } finally {
       this.#queued -= n;
+      this.#queuedBytes -= p.bytes;
       this.#o.metrics?.pipeline.queueRows.set(this.#queued);
+      this.#o.metrics?.pipeline.queueBytes.set(this.#queuedBytes);
     }
   }
 
@@ -387,11 +425,13 @@ export class BatchWriter {
       // One segment in memory at a time.
       for (const b of await segment.read()) {
         this.#queued += b.rows;
+        this.#queuedBytes += b.text.length;
         rows += b.rows;
         stored &&= await this.#writeBatch(b.table, segmentToken(segment.id, b.table, b.part), {
           layout: b.layout,
           chunks: [b.text],
           rows: b.rows,
+          bytes: b.text.length,
           waiters: [],
         });
       }
