@@ -9,10 +9,12 @@
  * Langfuse: `langfuse.observation.type`; ...). otel_genai stays last, as the catch-all for
  * anything speaking the OTel GenAI conventions.
  */
+import { redactSecrets } from "../enrich/redact.js";
 import type { Attributes, AttrValue, DecodedSpan, SpanEvent } from "../otlp/types.js";
 import type { CallSource, LlmCallRow, SpanRow } from "../storage/rows.js";
 import { attrToString, bool } from "./attr.js";
 import { type AttributionDefaults, resolveAttribution, serviceOf } from "./attribution.js";
+import { storedAttributeValue } from "./credentials.js";
 import { langfuseAdapter } from "./langfuse.js";
 import { openInferenceAdapter } from "./openinference.js";
 import { openLitAdapter } from "./openlit.js";
@@ -178,7 +180,7 @@ export function createNormalizer(
       service,
       scope_name: span.scope.name,
       status_code: span.status.code,
-      status_message: span.status.message,
+      status_message: redactSecrets(span.status.message),
       duration_ms: durationMs,
       convention: cls.convention,
       operation: cls.operation,
@@ -259,7 +261,7 @@ export function flattenAttributes(
     const v = attrs[key] as AttrValue;
     const s = attrToString(v);
     if (s === undefined) continue;
-    out[key] = truncate(s);
+    out[key] = storedAttributeValue(key, truncate(s));
     n++;
   }
   return out;
@@ -326,7 +328,7 @@ function eventAttributes(ev: SpanEvent, dropContent: boolean): Record<string, st
     if (dropContent && (isContentKey(key) || (deprecatedMessageEvent && EVENT_CONTENT_FIELDS.has(key)))) continue;
     const s = attrToString(ev.attributes[key] as AttrValue);
     if (s === undefined) continue;
-    out[key] = truncate(s);
+    out[key] = storedAttributeValue(key, truncate(s));
     n++;
   }
   return out;
