@@ -93,6 +93,21 @@ describe("bad OTLP input", () => {
     }
   });
 
+  it("GET (a browser, a misconfigured sender) -> 405 with Allow: POST and a coded JSON message", async () => {
+    for (const url of ["/v1/traces", "/v1/logs"]) {
+      const res = await collector.app.inject({ method: "GET", url });
+      expect(res.statusCode).toBe(405);
+      expect(res.headers["allow"]).toBe("POST");
+      expect(res.json()).toEqual({
+        error: {
+          code: "TM_ERR_METHOD_NOT_ALLOWED",
+          message: `GET is not accepted here: ${url} takes OTLP/HTTP exports by POST (protobuf or JSON)`,
+        },
+      });
+    }
+    expect((await collector.app.inject({ method: "PUT", url: "/v1/traces", payload: "x" })).statusCode).toBe(405);
+  });
+
   it("wrong content type -> 415 TM_ERR_UNSUPPORTED_MEDIA_TYPE", async () => {
     const res = await post("hello", { "content-type": "text/plain" });
     expect(res.statusCode).toBe(415);

@@ -44,6 +44,8 @@ export const ERR_UNAUTHORIZED = defineError("TM_ERR_UNAUTHORIZED", 401);
 export const ERR_BAD_REQUEST = defineError("TM_ERR_BAD_REQUEST", 400);
 /** Resource not found. */
 export const ERR_NOT_FOUND = defineError("TM_ERR_NOT_FOUND", 404);
+/** A method the path does not take (GET on an OTLP endpoint, which takes POST only). */
+export const ERR_METHOD_NOT_ALLOWED = defineError("TM_ERR_METHOD_NOT_ALLOWED", 405);
 /** tokenmeter.yaml or an environment variable is invalid. */
 export const ERR_BAD_CONFIG = defineError("TM_ERR_BAD_CONFIG", 500);
 /** The embedded data directory is held by another process (ClickHouse error 76). */

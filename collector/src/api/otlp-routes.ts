@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
-import { isTokenmeterError, type TokenmeterError } from "../errors.js";
+import { ERR_METHOD_NOT_ALLOWED, isTokenmeterError, type TokenmeterError } from "../errors.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { encodeLogsResponse, encodeTracesResponse } from "../otlp/decode.js";
 import { encodeStatus } from "../otlp/encode-status.js";
@@ -49,6 +49,23 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
     // The path Langfuse's OTLP exporter appends to its base URL, so a Langfuse-instrumented app
     // can point its baseUrl at tokenmeter unchanged.
     scope.post("/api/public/otel/v1/traces", { preHandler }, traces);
+
+    // Opening an OTLP URL in a browser, or a sender set to GET or PUT, learns what the path takes.
+    for (const url of ["/v1/traces", "/v1/logs", "/api/public/otel/v1/traces"]) {
+      scope.route({
+        method: ["GET", "PUT", "PATCH", "DELETE"],
+        url,
+        handler: async (request, reply) => {
+          const e = ERR_METHOD_NOT_ALLOWED(
+            `${request.method} is not accepted here: ${url} takes OTLP/HTTP exports by POST (protobuf or JSON)`,
+          );
+          return reply
+            .status(405)
+            .header("allow", "POST")
+            .send({ error: { code: e.code, message: e.message } });
+        },
+      });
+    }
 
     scope.post("/v1/logs", { preHandler }, async (request, reply) => {
       const json = isJson(request.headers["content-type"]);
