@@ -1,9 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { context, trace } from "@opentelemetry/api";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { OTLPMetricExporter as OTLPMetricJsonExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPMetricExporter as OTLPMetricProtoExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { OTLPTraceExporter as OTLPJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OTLPProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
+import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_TRACE_ROWS } from "../collector/src/api/calls-routes.js";
@@ -263,6 +267,40 @@ async function postJsonSpans(service: string, spans: unknown[]): Promise<void> {
   });
   expect(sent.statusCode).toBe(200);
 }
+
+describe("an app exporting every signal to tokenmeter", () => {
+  it("its OTLP metrics are taken (200, nothing stored) by the official exporters, so the app logs no export error", async () => {
+    for (const exporter of [
+      new OTLPMetricJsonExporter({ url: `${url}/v1/metrics` }),
+      new OTLPMetricProtoExporter({ url: `${url}/v1/metrics` }),
+    ]) {
+      const results: ExportResult[] = [];
+      const reader = new PeriodicExportingMetricReader({
+        exporter: {
+          export: (metrics, done) =>
+            exporter.export(metrics, (result) => {
+              results.push(result);
+              done(result);
+            }),
+          forceFlush: () => exporter.forceFlush(),
+          shutdown: () => exporter.shutdown(),
+        },
+        exportIntervalMillis: 60_000,
+      });
+      const meters = new MeterProvider({
+        resource: resourceFromAttributes({ "service.name": "app" }),
+        readers: [reader],
+      });
+      meters.getMeter("app").createCounter("http.server.requests").add(3, { route: "/chat" });
+      await meters.forceFlush();
+      await meters.shutdown();
+      expect(results.length).toBeGreaterThan(0);
+      for (const r of results) expect(r).toEqual({ code: ExportResultCode.SUCCESS });
+    }
+    const metrics = await collector.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toMatch(/tokenmeter_ingest_requests_total\{signal="metrics",code="200"\} [1-9]/);
+  });
+});
 
 describe("which build is running", () => {
   it("/metrics has tokenmeter_build_info with the version and the price book in force; /healthz the version", async () => {

@@ -50,8 +50,21 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
     // can point its baseUrl at tokenmeter unchanged.
     scope.post("/api/public/otel/v1/traces", { preHandler }, traces);
 
+    // An app pointed at tokenmeter with OTEL_EXPORTER_OTLP_ENDPOINT exports every signal there,
+    // metrics included (the default of several SDKs' auto-instrumentation). tokenmeter keeps
+    // no metrics: they are taken and dropped, counted, so the app does not log an export error
+    // every interval. The answer is an empty ExportMetricsServiceResponse.
+    scope.post("/v1/metrics", { preHandler }, async (request, reply) => {
+      const json = isJson(request.headers["content-type"]);
+      deps.metrics.pipeline.requests.inc({ signal: "metrics", code: "200" });
+      return reply
+        .status(200)
+        .header("content-type", json ? "application/json" : "application/x-protobuf")
+        .send(json ? "{}" : Buffer.alloc(0));
+    });
+
     // Opening an OTLP URL in a browser, or a sender set to GET or PUT, learns what the path takes.
-    for (const url of ["/v1/traces", "/v1/logs", "/api/public/otel/v1/traces"]) {
+    for (const url of ["/v1/traces", "/v1/logs", "/v1/metrics", "/api/public/otel/v1/traces"]) {
       scope.route({
         method: ["GET", "PUT", "PATCH", "DELETE"],
         url,
