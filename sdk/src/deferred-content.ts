@@ -58,8 +58,59 @@ export function writeDeferredContent(span: ReadableSpan): void {
 }
 
 /**
+ * Most characters of span attributes one export request carries. The collector takes 32 MiB per
+ * request (decompressed) by default, and a batch of 512 spans whose prompts and answers fill the
+ * content bound (256 KiB each) holds over 250 MB: sent whole, it is refused and every call in it
+ * lost. Batches are split to stay under this, with room for the OTLP encoding's own escaping.
+ */
+export const MAX_EXPORT_CHARS = 8 * 1024 * 1024;
+/** Ids, names, keys and numbers of a span, beside its string values. */
+const SPAN_OVERHEAD_CHARS = 1024;
+
+function valueChars(value: unknown): number {
+  if (typeof value === "string") return value.length;
+  if (Array.isArray(value)) {
+    let n = 0;
+    for (const v of value) if (typeof v === "string") n += v.length;
+    return n;
+  }
+  return 0;
+}
+
+/** About how many characters a span adds to an export request: its string values dominate. */
+function spanChars(span: ReadableSpan): number {
+  let n = SPAN_OVERHEAD_CHARS;
+  for (const key in span.attributes) n += key.length + valueChars(span.attributes[key]);
+  for (const event of span.events) {
+    const attributes = event.attributes ?? {};
+    for (const key in attributes) n += key.length + valueChars(attributes[key]);
+  }
+  return n;
+}
+
+/** `spans` in consecutive runs of at most `maxChars` characters each (a larger span goes alone). */
+export function splitBySize(spans: ReadableSpan[], maxChars: number): ReadableSpan[][] {
+  const chunks: ReadableSpan[][] = [];
+  let chunk: ReadableSpan[] = [];
+  let chars = 0;
+  for (const span of spans) {
+    const n = spanChars(span);
+    if (chunk.length > 0 && chars + n > maxChars) {
+      chunks.push(chunk);
+      chunk = [];
+      chars = 0;
+    }
+    chunk.push(span);
+    chars += n;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
  * The SDK's exporter in front of the OTLP one: writes each span's deferred content, hands the
- * batch to `inner`, and records the outcome in `health` when given (export-health.ts).
+ * batch to `inner` (in requests of at most MAX_EXPORT_CHARS, one after the other), and records
+ * the outcome in `health` when given (export-health.ts).
  */
 export class DeferredContentExporter implements SpanExporter {
   readonly #inner: SpanExporter;
@@ -73,14 +124,33 @@ export class DeferredContentExporter implements SpanExporter {
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     for (const span of spans) writeDeferredContent(span);
     const health = this.#health;
-    if (health === undefined) {
-      this.#inner.export(spans, resultCallback);
+    const done =
+      health === undefined
+        ? resultCallback
+        : (result: ExportResult) => {
+            health.record(result.code === ExportResultCode.SUCCESS);
+            resultCallback(result);
+          };
+    const chunks = splitBySize(spans, MAX_EXPORT_CHARS);
+    if (chunks.length <= 1) {
+      this.#inner.export(spans, done);
       return;
     }
-    this.#inner.export(spans, (result) => {
-      health.record(result.code === ExportResultCode.SUCCESS);
-      resultCallback(result);
-    });
+    // One request after the other; the batch failed if any of them did (its first failure).
+    let next = 0;
+    let failure: ExportResult | undefined;
+    const sendNext = (): void => {
+      const chunk = chunks[next++];
+      if (chunk === undefined) {
+        done(failure ?? { code: ExportResultCode.SUCCESS });
+        return;
+      }
+      this.#inner.export(chunk, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS) failure ??= result;
+        sendNext();
+      });
+    };
+    sendNext();
   }
 
   shutdown(): Promise<void> {
