@@ -137,6 +137,53 @@ describe("standalone proxy exporting OTLP", () => {
     expect(await registry.metrics()).toMatch(/tokenmeter_telemetry_dropped_total\{component="proxy"\} 5/);
   });
 
+  it("spans with long prompts go in requests the collector takes: a burst of 150 is stored whole", async () => {
+    const registry = new Registry();
+    const dropped = telemetryDroppedCounter(registry).labels({ component: "proxy" });
+    const sink = createOtlpHttpSink({
+      url: collectorUrl,
+      dropped,
+      logger: silentLogger,
+      maxBufferedSpans: 1000,
+      flushIntervalMs: 20,
+      closeTimeoutMs: 30_000,
+    });
+    // 150 calls of 300 KB prompts, queued at once: 45 MB, over one request's 32 MiB limit.
+    const traceId = "feedfacefeedfacefeedfacefeedface";
+    const prompt = JSON.stringify([{ role: "user", parts: [{ type: "text", content: "word ".repeat(60_000) }] }]);
+    const start = Date.now() * 1000;
+    for (let i = 0; i < 150; i++) {
+      sink.emit({
+        traceId,
+        spanId: (i + 1).toString(16).padStart(16, "0"),
+        parentSpanId: "",
+        name: "chat gpt-4o-mini",
+        kind: 3,
+        startTimeUs: start + i,
+        endTimeUs: start + i + 1000,
+        attributes: {
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": "openai",
+          "gen_ai.request.model": "gpt-4o-mini",
+          "gen_ai.usage.input_tokens": 60_000,
+          "gen_ai.usage.output_tokens": 1,
+          "gen_ai.input.messages": prompt,
+          "tokenmeter.source": "proxy",
+        },
+        events: [],
+        status: { code: 0, message: "" },
+        resource: { attributes: { "service.name": "tokenmeter-proxy" } },
+        scope: { name: "@tokenmeter/proxy", version: "0.1.0" },
+      });
+    }
+    await sink.close();
+    expect((await registry.getSingleMetricAsString("tokenmeter_telemetry_dropped_total")).trim()).not.toMatch(
+      / [1-9]\d*$/m,
+    );
+    const res = await collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${traceId}&limit=1000` });
+    expect((res.json() as { calls: Row[] }).calls).toHaveLength(150);
+  }, 60_000);
+
   it("the encoder round-trips through the collector's OTLP decoder", () => {
     const span: DecodedSpan = {
       traceId: "0123456789abcdef0123456789abcdef",

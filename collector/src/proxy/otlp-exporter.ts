@@ -142,6 +142,42 @@ export interface OtlpHttpSinkOptions {
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
 
+/**
+ * Most characters of span attributes one request carries: the collector takes 32 MiB per
+ * request by default, and 512 calls with long prompts hold far more. A batch ends at maxBatch
+ * spans or here, whichever comes first (a larger span goes alone).
+ */
+export const MAX_REQUEST_CHARS = 8 * 1024 * 1024;
+/** Ids, names, keys and numbers of a span, beside its string values. */
+const SPAN_OVERHEAD_CHARS = 1024;
+
+function attributeChars(attrs: Attributes): number {
+  let n = 0;
+  for (const key in attrs) {
+    const v = attrs[key];
+    n += key.length;
+    if (typeof v === "string") n += v.length;
+    // Messages and other structures travel as JSON strings (anyValue).
+    else if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) n += JSON.stringify(v).length;
+  }
+  return n;
+}
+
+/** How many spans from the head of `queue` make the next request. */
+export function nextBatchLength(queue: readonly DecodedSpan[], maxSpans: number, maxChars: number): number {
+  let chars = 0;
+  let n = 0;
+  for (const span of queue) {
+    if (n >= maxSpans) break;
+    let size = SPAN_OVERHEAD_CHARS + attributeChars(span.attributes);
+    for (const event of span.events) size += attributeChars(event.attributes);
+    if (n > 0 && chars + size > maxChars) break;
+    chars += size;
+    n++;
+  }
+  return n;
+}
+
 /** A collector's traces URL from its base URL; the traces URL it prints at start works as well. */
 export function collectorTracesUrl(url: string): string {
   return `${url.replace(/\/+$/, "").replace(/\/v1\/traces$/, "")}/v1/traces`;
@@ -201,7 +237,7 @@ export function createOtlpHttpSink(opts: OtlpHttpSinkOptions): SpanSink {
 
   async function drain(): Promise<void> {
     while (queue.length > 0 && Date.now() >= retryAt) {
-      const batch = queue.slice(0, maxBatch);
+      const batch = queue.slice(0, nextBatchLength(queue, maxBatch, MAX_REQUEST_CHARS));
       queue = queue.slice(batch.length);
       if (await send(batch)) {
         backoffMs = 0;
