@@ -10,7 +10,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_TRACE_ROWS } from "../collector/src/api/calls-routes.js";
+import { MAX_RESPONSE_CONTENT_CHARS, MAX_TRACE_ROWS } from "../collector/src/api/calls-routes.js";
 import type { Collector } from "../collector/src/app.js";
 import { intAttr, listeningCollector, otlpJsonTraces, strAttr } from "./helpers/collector.js";
 
@@ -370,6 +370,64 @@ describe("read API paging", () => {
       code: "TM_ERR_BAD_REQUEST",
     });
   });
+
+  it("content is bounded per response: a page of long-context calls ends early, a trace omits the rest and says so", async () => {
+    const hex = (n: number, len: number) => n.toString(16).padStart(len, "0");
+    const traceId = hex(0xc0a7e47, 32);
+    // 40 calls of 900 KB prompts (36 MB): more than one response carries (32 MiB of content).
+    const CALLS = 40;
+    const call = (i: number) => ({
+      traceId,
+      spanId: hex(0xc0000 + i, 16),
+      name: "chat gpt-4.1",
+      kind: 3,
+      startTimeUnixNano: `${BigInt(T0 + i) * 1_000_000n}`,
+      endTimeUnixNano: `${BigInt(T0 + i + 1) * 1_000_000n}`,
+      attributes: [
+        strAttr("gen_ai.operation.name", "chat"),
+        strAttr("gen_ai.provider.name", "openai"),
+        strAttr("gen_ai.request.model", "gpt-4.1"),
+        intAttr("gen_ai.usage.input_tokens", 225_000),
+        intAttr("gen_ai.usage.output_tokens", 10),
+        strAttr(
+          "gen_ai.input.messages",
+          JSON.stringify([{ role: "user", parts: [{ type: "text", content: `${i} ${"page ".repeat(180_000)}` }] }]),
+        ),
+      ],
+    });
+    for (let i = 0; i < CALLS; i += 10)
+      await postJsonSpans(
+        "long-context",
+        Array.from({ length: 10 }, (_, k) => call(i + k)),
+      );
+
+    type Page = { calls: Row[]; next_cursor?: string };
+    const get = async (url: string) => (await collector.app.inject({ method: "GET", url })).json();
+    const first = (await get(`/api/v1/calls?trace_id=${traceId}&limit=100`)) as Page;
+    expect(first.calls.length).toBeGreaterThan(20);
+    expect(first.calls.length).toBeLessThan(CALLS);
+    expect(first.next_cursor).toBeDefined();
+    const second = (await get(`/api/v1/calls?trace_id=${traceId}&limit=100&cursor=${first.next_cursor}`)) as Page;
+    const all = [...first.calls, ...second.calls];
+    expect(all).toHaveLength(CALLS);
+    expect(second.next_cursor).toBeUndefined();
+    // Every call of both pages comes with its whole prompt, newest first.
+    expect(all.map((c) => /"(\d+) page/.exec(String(c["input"]))?.[1])).toEqual(
+      Array.from({ length: CALLS }, (_, i) => String(CALLS - 1 - i)),
+    );
+    for (const c of all) expect(String(c["input"]).length).toBeGreaterThan(900_000);
+    const contentChars = first.calls.reduce((n, c) => n + String(c["input"]).length + String(c["output"]).length, 0);
+    expect(contentChars).toBeLessThanOrEqual(MAX_RESPONSE_CONTENT_CHARS);
+
+    const trace = (await get(`/api/v1/traces/${traceId}`)) as { calls: Row[]; content_truncated?: boolean };
+    expect(trace.calls).toHaveLength(CALLS);
+    expect(trace.content_truncated).toBe(true);
+    const omitted = trace.calls.filter((c) => c["content_omitted"] === true);
+    expect(omitted.length).toBeGreaterThan(0);
+    for (const c of omitted) expect(c["input"]).toBeUndefined();
+    // The earliest calls keep their content.
+    expect(String(trace.calls[0]?.["input"])).toContain('"0 page');
+  }, 60_000);
 
   it("a trace larger than one response holds is cut at its earliest 10,000 spans and says so", async () => {
     const hex = (n: number, len: number) => n.toString(16).padStart(len, "0");

@@ -180,8 +180,18 @@ describe("standalone proxy exporting OTLP", () => {
     expect((await registry.getSingleMetricAsString("tokenmeter_telemetry_dropped_total")).trim()).not.toMatch(
       / [1-9]\d*$/m,
     );
-    const res = await collector.app.inject({ method: "GET", url: `/api/v1/calls?trace_id=${traceId}&limit=1000` });
-    expect((res.json() as { calls: Row[] }).calls).toHaveLength(150);
+    // Every page, following next_cursor (a page of calls this long ends at the response's content bound).
+    const rows: Row[] = [];
+    for (let cursor: string | undefined = ""; cursor !== undefined; ) {
+      const res = await collector.app.inject({
+        method: "GET",
+        url: `/api/v1/calls?trace_id=${traceId}&limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
+      });
+      const page = res.json() as { calls: Row[]; next_cursor?: string };
+      rows.push(...page.calls);
+      cursor = page.next_cursor;
+    }
+    expect(new Set(rows.map((r) => r["span_id"])).size).toBe(150);
   }, 60_000);
 
   it("the encoder round-trips through the collector's OTLP decoder", () => {

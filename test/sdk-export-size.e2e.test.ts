@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { traceLLMCall, withAttributes } from "../sdk/src/index.js";
-import { type Harness, session, startHarness } from "../sdk/test/e2e-harness.js";
+import { type Harness, type Row, session, startHarness } from "../sdk/test/e2e-harness.js";
 
 let h: Harness;
 
@@ -32,7 +32,18 @@ describe("export size", () => {
         });
       }
     });
-    const rows = await h.calls({ session_id: id, limit: "1000" });
+    await h.handle.forceFlush();
+    // Every page, following next_cursor (a page of calls this long ends at the response's content bound).
+    const rows: Row[] = [];
+    for (let cursor: string | undefined = ""; cursor !== undefined; ) {
+      const res = await h.collector.app.inject({
+        method: "GET",
+        url: `/api/v1/calls?session_id=${id}&include_content=1&limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
+      });
+      const page = res.json() as { calls: Row[]; next_cursor?: string };
+      rows.push(...page.calls);
+      cursor = page.next_cursor;
+    }
     expect(rows).toHaveLength(CALLS);
     const seen = new Set<string>();
     for (const row of rows) {

@@ -66,9 +66,22 @@ function cursorAfter(row: Record<string, unknown>): string | undefined {
  */
 export const MAX_TRACE_ROWS = 10_000;
 
+/**
+ * The most characters of prompts and responses one response carries. Calls of long-context
+ * models hold up to a megabyte of each, so a page of 1,000 calls, or a trace of 10,000, could
+ * otherwise make a response of gigabytes (and hold it in the collector's memory). A list page
+ * ends at the call that would pass it (`next_cursor` continues from there); a trace's calls
+ * past it come without their content, marked `content_omitted: true`, and the response says
+ * `content_truncated: true` (`/api/v1/calls?trace_id=…` pages through them with content).
+ */
+export const MAX_RESPONSE_CONTENT_CHARS = 32 * 1024 * 1024;
+
 /** Columns of llm_calls returned by the API (content optional: it can be large). */
 const META_COLUMNS =
   "timestamp, trace_id, span_id, parent_span_id, service, environment, team, project, user_id, session_id, feature, source, convention, provider, operation, request_model, response_model, response_id, prompt_name, prompt_version, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, cost_usd, reported_cost_usd, priced, price_id, duration_ms, ttft_ms, streamed, status, error_type, finish_reason, http_status, request_params, redacted, cache_hit, tags";
+
+/** The size of a call's content in llm_calls, selected in place of the content itself (see attachContent). */
+const CONTENT_SIZE_COLUMN = ", length(input) + length(output) AS content_chars";
 
 export function registerCallsRoutes(
   app: FastifyInstance,
@@ -120,47 +133,96 @@ export function registerCallsRoutes(
     params["limit"] = q.limit;
     const content = q.include_content === "1" || q.include_content === "true" || q.trace_id !== undefined;
     const rs = await client.query({
-      query: `SELECT ${META_COLUMNS}${content ? ", input, output" : ""} FROM ${db}.llm_calls${
+      query: `SELECT ${META_COLUMNS}${content ? CONTENT_SIZE_COLUMN : ""} FROM ${db}.llm_calls${
         where.length ? ` WHERE ${where.join(" AND ")}` : ""
       } ORDER BY timestamp DESC, trace_id DESC, span_id DESC LIMIT {limit:UInt32}`,
       query_params: params,
       format: "JSONEachRow",
       clickhouse_settings: JSON_OUTPUT_SETTINGS,
     });
-    const calls = await rs.json<Record<string, unknown>>();
-    if (content) await fillContentFromEvents(calls);
+    let calls = await rs.json<Record<string, unknown>>();
+    let cut = false;
+    if (content) {
+      const kept = await attachContent(calls);
+      cut = kept < calls.length;
+      calls = calls.slice(0, kept);
+    }
     // A full page may have more after it; the cursor asks for them (`cursor=<next_cursor>`).
-    const last = calls.length === q.limit ? calls[calls.length - 1] : undefined;
+    const last = calls.length === q.limit || cut ? calls[calls.length - 1] : undefined;
     const next = last === undefined ? undefined : cursorAfter(last);
     return next === undefined ? { calls } : { calls, next_cursor: next };
   });
 
   /**
-   * Calls whose instrumentation sent the messages as OTLP log events (not span attributes) have
-   * empty input/output in llm_calls; their content sits in call_content under the same span.
+   * Adds `input` and `output` to calls listed with CONTENT_SIZE_COLUMN, in order, while their
+   * sizes stay within MAX_RESPONSE_CONTENT_CHARS (the first call always); returns how many
+   * got their content. Calls whose instrumentation sent the messages as OTLP log events have
+   * empty input/output in llm_calls: their content sits in call_content under the same span.
    */
-  async function fillContentFromEvents(calls: Record<string, unknown>[]): Promise<void> {
-    const missing = calls.filter((c) => c["input"] === "" && c["output"] === "");
-    if (missing.length === 0) return;
-    const rs = await client.query({
-      query: `SELECT trace_id, span_id, any(input) AS input, any(output) AS output, max(redacted) AS redacted FROM ${db}.call_content WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)} GROUP BY trace_id, span_id`,
-      query_params: {
-        traces: missing.map((c) => String(c["trace_id"])),
-        spans: missing.map((c) => String(c["span_id"])),
-      },
-      format: "JSONEachRow",
+  async function attachContent(calls: Record<string, unknown>[]): Promise<number> {
+    const key = (c: Record<string, unknown>) => `${String(c["trace_id"])}/${String(c["span_id"])}`;
+    const pairs = (rows: Record<string, unknown>[]) => ({
+      traces: rows.map((c) => String(c["trace_id"])),
+      spans: rows.map((c) => String(c["span_id"])),
     });
-    const found = new Map(
-      (await rs.json<{ trace_id: string; span_id: string; input: string; output: string; redacted: number }>()).map(
-        (r) => [`${r.trace_id}/${r.span_id}`, r],
+    const fromEvents = calls.filter((c) => Number(c["content_chars"]) === 0);
+    const eventSizes = new Map<string, number>();
+    if (fromEvents.length > 0) {
+      const rs = await client.query({
+        query: `SELECT trace_id, span_id, max(length(input) + length(output)) AS n FROM ${db}.call_content WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)} GROUP BY trace_id, span_id`,
+        query_params: pairs(fromEvents),
+        format: "JSONEachRow",
+      });
+      for (const r of await rs.json<{ trace_id: string; span_id: string; n: number | string }>()) {
+        eventSizes.set(`${r.trace_id}/${r.span_id}`, Number(r.n));
+      }
+    }
+    let kept = 0;
+    let chars = 0;
+    for (const c of calls) {
+      const size = Number(c["content_chars"]) || (eventSizes.get(key(c)) ?? 0);
+      if (kept > 0 && chars + size > MAX_RESPONSE_CONTENT_CHARS) break;
+      chars += size;
+      kept++;
+    }
+    const withContent = calls.slice(0, kept);
+    const [inCalls, inEvents] = await Promise.all([
+      contentOf(
+        "llm_calls",
+        withContent.filter((c) => Number(c["content_chars"]) > 0),
       ),
-    );
-    for (const c of missing) {
-      const f = found.get(`${String(c["trace_id"])}/${String(c["span_id"])}`);
-      if (!f) continue;
-      c["input"] = f.input;
-      c["output"] = f.output;
-      if (Number(f.redacted) > 0) c["redacted"] = 1;
+      contentOf(
+        "call_content",
+        withContent.filter((c) => eventSizes.has(key(c))),
+      ),
+    ]);
+    for (const c of calls) delete c["content_chars"];
+    for (const c of withContent) {
+      const found = inCalls.get(key(c)) ?? inEvents.get(key(c));
+      c["input"] = found?.input ?? "";
+      c["output"] = found?.output ?? "";
+      if (found !== undefined && Number(found.redacted) > 0) c["redacted"] = 1;
+    }
+    return kept;
+
+    async function contentOf(table: string, rows: Record<string, unknown>[]) {
+      const out = new Map<string, { input: string; output: string; redacted: number }>();
+      if (rows.length === 0) return out;
+      const rs = await client.query({
+        query: `SELECT trace_id, span_id, any(input) AS input, any(output) AS output, max(redacted) AS redacted FROM ${db}.${table} WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)} GROUP BY trace_id, span_id`,
+        query_params: pairs(rows),
+        format: "JSONEachRow",
+      });
+      for (const r of await rs.json<{
+        trace_id: string;
+        span_id: string;
+        input: string;
+        output: string;
+        redacted: number;
+      }>()) {
+        out.set(`${r.trace_id}/${r.span_id}`, r);
+      }
+      return out;
     }
   }
 
@@ -181,10 +243,11 @@ export function registerCallsRoutes(
         `SELECT timestamp, end_timestamp, trace_id, span_id, parent_span_id, name, kind, service, scope_name, status_code, status_message, duration_ms, convention, operation, is_llm_call, attributes, resource_attributes, events FROM ${db}.spans WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
       ),
       query(
-        `SELECT ${META_COLUMNS}, input, output FROM ${db}.llm_calls WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
+        `SELECT ${META_COLUMNS}${CONTENT_SIZE_COLUMN} FROM ${db}.llm_calls WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
       ).then(async (rows) => {
-        await fillContentFromEvents(rows);
-        return rows;
+        const kept = await attachContent(rows.slice(0, MAX_TRACE_ROWS));
+        for (const row of rows.slice(kept)) row["content_omitted"] = true;
+        return Object.assign(rows, { contentCut: kept < Math.min(rows.length, MAX_TRACE_ROWS) });
       }),
       query(
         `SELECT timestamp, score_id, trace_id, span_id, name, value, label, source, comment, data_type FROM ${db}.scores FINAL WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
@@ -195,7 +258,14 @@ export function registerCallsRoutes(
     }
     const truncated = [spans, calls, scores].some((rows) => rows.length > MAX_TRACE_ROWS);
     for (const rows of [spans, calls, scores]) rows.length = Math.min(rows.length, MAX_TRACE_ROWS);
-    const trace = { trace_id, spans, calls, scores, tree: buildTree(spans, calls, scores) };
+    const trace = {
+      trace_id,
+      spans,
+      calls,
+      scores,
+      tree: buildTree(spans, calls, scores),
+      ...(calls.contentCut ? { content_truncated: true } : {}),
+    };
     return truncated ? { ...trace, truncated: true } : trace;
   });
 }
