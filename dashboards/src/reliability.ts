@@ -223,6 +223,15 @@ export function reliabilityDashboard(): Dashboard {
     )
     .withPanel(
       promTimeSeriesPanel({
+        title: "Write queue size",
+        description:
+          "Bytes of rows waiting in memory for ClickHouse (ingest answers 429 at ingest.maxQueueBytes): long prompts fill it before the row count does.",
+        queries: [{ expr: "sum(tokenmeter_queue_bytes)", legend: "queued" }],
+        unit: "bytes",
+      }),
+    )
+    .withPanel(
+      promTimeSeriesPanel({
         title: "Spool size",
         description: "Bytes in the disk spool (non-zero while ClickHouse is unreachable, draining when it returns).",
         queries: [{ expr: "sum(tokenmeter_spool_bytes)", legend: "spool" }],
