@@ -56,6 +56,36 @@ describe("the tokenmeter command", () => {
     );
   });
 
+  it("the standalone proxy serves its runtime metrics and build on /metrics", async () => {
+    const child = spawn(process.execPath, [command, "proxy", "--collector", "http://127.0.0.1:9", "--port", "0"], {
+      cwd: root,
+      env: { ...process.env, TOKENMETER_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+          const m = /tokenmeter proxy on (http:\/\/\S+),/.exec(out);
+          if (m?.[1]) resolve(m[1]);
+        });
+        child.on("exit", (code) => reject(new Error(`proxy exited with ${code}`)));
+      });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toMatch(
+        new RegExp(
+          `^tokenmeter_build_info\\{version="${pkg.version}",price_book="[^"]+",nodejs="${process.version}"\\} 1$`,
+          "m",
+        ),
+      );
+      expect(metrics).toMatch(/^tokenmeter_process_resident_memory_bytes \d+/m);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+  }, 60_000);
+
   it("start on a port already in use exits 1 with a coded message naming the setting", async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));

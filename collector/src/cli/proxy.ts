@@ -1,9 +1,12 @@
 import { parseArgs } from "node:util";
-import { Registry } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import { loadConfig } from "../config/load-config.js";
 import { ERR_BAD_REQUEST } from "../errors.js";
+import { loadConfiguredPriceBook } from "../finops/catalog.js";
 import { createLogger } from "../logger.js";
+import { buildInfoGauge } from "../metrics/collector-metrics.js";
 import { collectorTracesUrl, createOtlpHttpSink, startProxy, telemetryDroppedCounter } from "../proxy/index.js";
+import { VERSION } from "../version.js";
 
 const USAGE = `usage: tokenmeter proxy --collector URL [options]
 
@@ -40,6 +43,12 @@ export async function runProxy(argv: string[], io: { configFile?: string | undef
   const config = loadConfig({ file: typeof values.config === "string" ? values.config : io.configFile });
   const logger = createLogger(config.server.logLevel);
   const registry = new Registry();
+  // The standalone proxy is a process of its own to watch: its runtime metrics and build.
+  collectDefaultMetrics({ register: registry, prefix: "tokenmeter_" });
+  buildInfoGauge(registry).set(
+    { version: VERSION, price_book: loadConfiguredPriceBook(config).catalogVersion, nodejs: process.version },
+    1,
+  );
   const ingestToken = config.server.ingestToken;
   const proxy = await startProxy({
     config,

@@ -15,6 +15,19 @@ const CALL_LABELS = ["provider", "model", "team", "status", "source"] as const;
  * can build several collectors in one process). Labels are low-cardinality by construction:
  * provider, model and team pass through LabelLimiter; never user ids, prompts or trace ids.
  */
+/**
+ * Which build is running (set once at start by the collector and the standalone proxy), for
+ * dashboards and alerts across a rollout.
+ */
+export function buildInfoGauge(registry: Registry): Gauge<"version" | "price_book" | "nodejs"> {
+  return new Gauge({
+    name: "tokenmeter_build_info",
+    help: "Always 1; the labels name the running version, its price book and Node.js.",
+    labelNames: ["version", "price_book", "nodejs"],
+    registers: [registry],
+  });
+}
+
 export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMetrics?: boolean }) {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "tokenmeter_" });
@@ -252,15 +265,7 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     }
   }
 
-  // Which build is running: set once at start (app.ts), for dashboards and alerts across a rollout.
-  const buildInfo = new Gauge({
-    name: "tokenmeter_build_info",
-    help: "Always 1; the labels name the running version, its price book and Node.js.",
-    labelNames: ["version", "price_book", "nodejs"],
-    registers: [registry],
-  });
-
-  return { registry, recordCall, pipeline, buildInfo };
+  return { registry, recordCall, pipeline, buildInfo: buildInfoGauge(registry) };
 }
 
 export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;
