@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { createAlertEngine } from "./alerts/engine.js";
 import { createNotifiers } from "./alerts/notifiers/create-notifiers.js";
@@ -116,6 +117,16 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     // Senders configured with `…/v1/traces/` or a doubled slash reach the same route.
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
   });
+  const origins = config.server.corsOrigins;
+  if (origins.length > 0) {
+    // Before the routes, so its hooks apply to every one of them.
+    await app.register(cors, {
+      origin: origins.includes("*") ? "*" : [...origins],
+      methods: ["GET", "POST"],
+      allowedHeaders: ["content-type", "content-encoding", "authorization"],
+      maxAge: 600,
+    });
+  }
   installErrorHandler(app);
   registerHealthRoutes(app, { client: storage.client, metrics, writer });
   await registerOtlpRoutes(app, {

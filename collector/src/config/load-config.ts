@@ -15,6 +15,7 @@ const ENV_FIELDS: ReadonlyArray<readonly [string, readonly [string, string]]> = 
   ["TOKENMETER_API_TOKEN", ["server", "apiToken"]],
   ["TOKENMETER_INGEST_TOKEN", ["server", "ingestToken"]],
   ["TOKENMETER_LOG_LEVEL", ["server", "logLevel"]],
+  ["TOKENMETER_CORS_ORIGINS", ["server", "corsOrigins"]],
   ["TOKENMETER_DATA_DIR", ["storage", "dataDir"]],
   ["CLICKHOUSE_URL", ["storage", "clickhouseUrl"]],
   ["CLICKHOUSE_USER", ["storage", "clickhouseUser"]],

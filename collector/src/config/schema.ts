@@ -127,6 +127,25 @@ export const serverSchema = z
     /** When set, /v1/* ingest requires `Authorization: Bearer <ingestToken>`. */
     ingestToken: z.string().min(1).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /**
+     * Browser origins allowed to call the collector (OTLP from a browser exporter, the read API
+     * from a web UI), e.g. `https://app.example.com`; `*` allows any. None by default: no CORS
+     * headers are sent. From the environment as a comma-separated list.
+     */
+    corsOrigins: z
+      .preprocess(
+        (v) =>
+          typeof v === "string"
+            ? v
+                .split(",")
+                .map((o) => o.trim())
+                .filter((o) => o !== "")
+            : v,
+        z.array(
+          z.string().regex(/^(?:\*|https?:\/\/[^/\s]+)$/, "expected an origin such as https://app.example.com, or *"),
+        ),
+      )
+      .default([]),
   })
   .prefault({});
 
