@@ -205,12 +205,19 @@ export function registerCallsRoutes(
     }
     return kept;
 
-    async function contentOf(table: string, rows: Record<string, unknown>[]) {
+    async function contentOf(table: "llm_calls" | "call_content", rows: Record<string, unknown>[]) {
       const out = new Map<string, { input: string; output: string; redacted: number }>();
       if (rows.length === 0) return out;
+      // llm_calls is sorted by team and time: the calls' time range prunes its partitions and
+      // granules (the trace_id bloom filter does the rest). call_content is sorted by the ids.
+      const times = rows.map((c) => String(c["timestamp"])).sort();
+      const within =
+        table === "llm_calls"
+          ? " AND timestamp BETWEEN parseDateTime64BestEffort({lo:String}, 6, 'UTC') AND parseDateTime64BestEffort({hi:String}, 6, 'UTC')"
+          : "";
       const rs = await client.query({
-        query: `SELECT trace_id, span_id, any(input) AS input, any(output) AS output, max(redacted) AS redacted FROM ${db}.${table} WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)} GROUP BY trace_id, span_id`,
-        query_params: pairs(rows),
+        query: `SELECT trace_id, span_id, any(input) AS input, any(output) AS output, max(redacted) AS redacted FROM ${db}.${table} WHERE trace_id IN {traces:Array(String)} AND span_id IN {spans:Array(String)}${within} GROUP BY trace_id, span_id`,
+        query_params: { ...pairs(rows), lo: times[0], hi: times[times.length - 1] },
         format: "JSONEachRow",
       });
       for (const r of await rs.json<{
