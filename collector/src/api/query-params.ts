@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseDuration } from "../alerts/duration.js";
 import { ERR_BAD_REQUEST } from "../errors.js";
+import { parseTime } from "../finops/time-arg.js";
 
 /**
  * A time bound: ISO-8601, Unix epoch in seconds or milliseconds, "now", or a duration back from
@@ -27,11 +28,11 @@ export function parseTimeBound(text: string, now: number): number | undefined {
   if (t === "") return undefined;
   const n = Number(t);
   if (Number.isFinite(n)) return n < 1e11 ? n * 1000 : n;
-  if (t === "now") return now;
-  const back = parseDuration(t.startsWith("now-") ? t.slice(4) : t);
-  if (back !== undefined) return now - back;
-  const ms = Date.parse(t);
-  return Number.isFinite(ms) ? ms : undefined;
+  if (t.startsWith("now-")) {
+    const back = parseDuration(t.slice(4));
+    return back === undefined ? undefined : now - back;
+  }
+  return parseTime(t, now);
 }
 
 export const hexId = (len: number) =>
