@@ -45,15 +45,15 @@ export async function runProxy(argv: string[], io: { configFile?: string | undef
   const registry = new Registry();
   // The standalone proxy is a process of its own to watch: its runtime metrics and build.
   collectDefaultMetrics({ register: registry, prefix: "tokenmeter_" });
-  buildInfoGauge(registry).set(
-    { version: VERSION, price_book: loadConfiguredPriceBook(config).catalogVersion, nodejs: process.version },
-    1,
-  );
+  // One catalog load: the proxy prices with it, and the build info names it.
+  const priceBook = loadConfiguredPriceBook(config);
+  buildInfoGauge(registry).set({ version: VERSION, price_book: priceBook.catalogVersion, nodejs: process.version }, 1);
   const ingestToken = config.server.ingestToken;
   const proxy = await startProxy({
     config,
     logger,
     registry,
+    priceBook,
     env: process.env,
     serveMetrics: true,
     ...(typeof values.host === "string" ? { host: values.host } : {}),
