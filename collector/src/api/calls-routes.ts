@@ -160,7 +160,7 @@ export function registerCallsRoutes(
    * empty input/output in llm_calls: their content sits in call_content under the same span.
    */
   async function attachContent(calls: Record<string, unknown>[]): Promise<number> {
-    const key = (c: Record<string, unknown>) => `${String(c["trace_id"])}/${String(c["span_id"])}`;
+    const key = (c: { trace_id?: unknown; span_id?: unknown }) => `${String(c.trace_id)}/${String(c.span_id)}`;
     const pairs = (rows: Record<string, unknown>[]) => ({
       traces: rows.map((c) => String(c["trace_id"])),
       spans: rows.map((c) => String(c["span_id"])),
@@ -174,7 +174,7 @@ export function registerCallsRoutes(
         format: "JSONEachRow",
       });
       for (const r of await rs.json<{ trace_id: string; span_id: string; n: number | string }>()) {
-        eventSizes.set(`${r.trace_id}/${r.span_id}`, Number(r.n));
+        eventSizes.set(key(r), Number(r.n));
       }
     }
     let kept = 0;
@@ -227,7 +227,7 @@ export function registerCallsRoutes(
         output: string;
         redacted: number;
       }>()) {
-        out.set(`${r.trace_id}/${r.span_id}`, r);
+        out.set(key(r), r);
       }
       return out;
     }
@@ -254,7 +254,7 @@ export function registerCallsRoutes(
       ).then(async (rows) => {
         const kept = await attachContent(rows.slice(0, MAX_TRACE_ROWS));
         for (const row of rows.slice(kept)) row["content_omitted"] = true;
-        return Object.assign(rows, { contentCut: kept < Math.min(rows.length, MAX_TRACE_ROWS) });
+        return rows;
       }),
       query(
         `SELECT timestamp, score_id, trace_id, span_id, name, value, label, source, comment, data_type FROM ${db}.scores FINAL WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
@@ -271,7 +271,7 @@ export function registerCallsRoutes(
       calls,
       scores,
       tree: buildTree(spans, calls, scores),
-      ...(calls.contentCut ? { content_truncated: true } : {}),
+      ...(calls.some((c) => c["content_omitted"] === true) ? { content_truncated: true } : {}),
     };
     return truncated ? { ...trace, truncated: true } : trace;
   });
