@@ -40,10 +40,7 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
         request.headers["content-encoding"],
       );
       deps.metrics.pipeline.requests.inc({ signal: "traces", code: "200" });
-      return reply
-        .status(200)
-        .header("content-type", json ? "application/json" : "application/x-protobuf")
-        .send(encodeTracesResponse(result, json));
+      return answer(reply, 200, json, encodeTracesResponse(result, json));
     };
     scope.post("/v1/traces", { preHandler }, traces);
     // The path Langfuse's OTLP exporter appends to its base URL, so a Langfuse-instrumented app
@@ -57,10 +54,7 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
     scope.post("/v1/metrics", { preHandler }, async (request, reply) => {
       const json = isJson(request.headers["content-type"]);
       deps.metrics.pipeline.requests.inc({ signal: "metrics", code: "200" });
-      return reply
-        .status(200)
-        .header("content-type", json ? "application/json" : "application/x-protobuf")
-        .send(json ? "{}" : Buffer.alloc(0));
+      return answer(reply, 200, json, json ? "{}" : Buffer.alloc(0));
     });
 
     // Opening an OTLP URL in a browser, or a sender set to GET or PUT, learns what the path takes.
@@ -88,10 +82,7 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
         request.headers["content-encoding"],
       );
       deps.metrics.pipeline.requests.inc({ signal: "logs", code: "200" });
-      return reply
-        .status(200)
-        .header("content-type", json ? "application/json" : "application/x-protobuf")
-        .send(encodeLogsResponse(result, json));
+      return answer(reply, 200, json, encodeLogsResponse(result, json));
     });
   });
 }
@@ -101,7 +92,11 @@ function bodyOf(request: FastifyRequest): Buffer {
 }
 
 function sendOtlpError(err: Error, request: FastifyRequest, reply: FastifyReply, deps: OtlpRouteDeps) {
-  const signal = request.url.startsWith("/v1/logs") ? "logs" : "traces";
+  const signal = request.url.startsWith("/v1/logs")
+    ? "logs"
+    : request.url.startsWith("/v1/metrics")
+      ? "metrics"
+      : "traces";
   let e: Pick<TokenmeterError, "code" | "statusCode" | "message" | "retryAfter">;
   if (isTokenmeterError(err)) e = err;
   else {
@@ -121,9 +116,14 @@ function sendOtlpError(err: Error, request: FastifyRequest, reply: FastifyReply,
   deps.metrics.pipeline.spansRejected.inc({ signal, reason: e.code });
   if (e.retryAfter !== undefined) void reply.header("retry-after", String(e.retryAfter));
   const json = isJson(request.headers["content-type"]) || e.statusCode === 415;
+  void reply.header("x-tokenmeter-error-code", e.code);
+  return answer(reply, e.statusCode, json, encodeStatus(e.statusCode, `${e.code}: ${e.message}`, json));
+}
+
+/** An OTLP answer, in the request's encoding (OTLP/HTTP: the response uses the request's content type). */
+function answer(reply: FastifyReply, statusCode: number, json: boolean, body: string | Uint8Array) {
   return reply
-    .status(e.statusCode)
+    .status(statusCode)
     .header("content-type", json ? "application/json" : "application/x-protobuf")
-    .header("x-tokenmeter-error-code", e.code)
-    .send(encodeStatus(e.statusCode, `${e.code}: ${e.message}`, json));
+    .send(body);
 }
