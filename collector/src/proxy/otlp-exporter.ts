@@ -151,15 +151,28 @@ export const MAX_REQUEST_CHARS = 8 * 1024 * 1024;
 /** Ids, names, keys and numbers of a span, beside its string values. */
 const SPAN_OVERHEAD_CHARS = 1024;
 
+/**
+ * About how many characters a value takes on the wire: its strings and keys, a few for each
+ * other value. Messages and other structures travel as JSON (anyValue); walking them estimates
+ * that without serializing the content a second time just to measure it.
+ */
+function valueChars(v: unknown, depth = 0): number {
+  if (typeof v === "string") return v.length + 2;
+  if (v === null || typeof v !== "object") return 8;
+  if (v instanceof Uint8Array) return v.length;
+  if (depth >= 32) return 0;
+  let n = 2;
+  if (Array.isArray(v)) {
+    for (const item of v) n += valueChars(item, depth + 1) + 1;
+  } else {
+    for (const [key, item] of Object.entries(v)) n += key.length + 3 + valueChars(item, depth + 1);
+  }
+  return n;
+}
+
 function attributeChars(attrs: Attributes): number {
   let n = 0;
-  for (const key in attrs) {
-    const v = attrs[key];
-    n += key.length;
-    if (typeof v === "string") n += v.length;
-    // Messages and other structures travel as JSON strings (anyValue).
-    else if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) n += JSON.stringify(v).length;
-  }
+  for (const key in attrs) n += key.length + valueChars(attrs[key]);
   return n;
 }
 
