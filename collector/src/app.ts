@@ -26,6 +26,7 @@ import { BatchWriter } from "./storage/batch-writer.js";
 import type { StorageClient } from "./storage/client.js";
 import { IngestLog } from "./storage/ingest-log.js";
 import { insertTable, MIGRATIONS, migrate } from "./storage/migrations.js";
+import { applyRetention } from "./storage/retention.js";
 import { Spool } from "./storage/spool.js";
 import { VERSION } from "./version.js";
 
@@ -66,16 +67,23 @@ export interface Collector {
  */
 export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   const { config, storage, logger } = deps;
-  await migrate(
-    storage.client,
-    {
-      database: storage.database,
-      cluster: config.storage.cluster,
-      contentRetentionDays: config.storage.contentRetentionDays,
-      retentionDays: config.storage.retentionDays,
-    },
-    [...MIGRATIONS, ...FINOPS_MIGRATIONS],
-  );
+  const schema = {
+    database: storage.database,
+    cluster: config.storage.cluster,
+    contentRetentionDays: config.storage.contentRetentionDays,
+    retentionDays: config.storage.retentionDays,
+  };
+  await migrate(storage.client, schema, [...MIGRATIONS, ...FINOPS_MIGRATIONS]);
+  // Only the server applies retention: a CLI run with another environment must not change it.
+  for (const change of await applyRetention(storage.client, schema)) {
+    const shorter = change.toDays !== 0 && (change.fromDays === 0 || change.toDays < change.fromDays);
+    logger[shorter ? "warn" : "info"](
+      { code: "TM_RETENTION_CHANGED", ...change },
+      shorter
+        ? `${change.retention} retention of ${change.target} lowered to ${change.toDays} days: older ${change.retention === "rows" ? "rows are deleted" : "content is blanked"} in the background`
+        : `${change.retention} retention of ${change.target} set to ${change.toDays === 0 ? "forever" : `${change.toDays} days`}`,
+    );
+  }
   const metrics = deps.metrics ?? createCollectorMetrics({ maxLabelValues: config.metrics.maxLabelValues });
   const spool = new Spool(config.ingest.spoolDir);
   const writer = new BatchWriter({
