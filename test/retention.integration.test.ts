@@ -98,6 +98,7 @@ describe("retention follows the configuration after the tables exist", () => {
       [40, "llm_calls.input", 30, 7],
       [40, "llm_calls.output", 30, 7],
       [40, "spans", 0, 400],
+      [40, "spans.content_attributes", 30, 7],
       [40, "scores", 0, 400],
       [40, "call_content", 30, 7],
       [40, "alert_events", 0, 400],

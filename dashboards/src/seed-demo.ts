@@ -401,6 +401,7 @@ function buildCall(rng: Random, plan: CallPlan, price: DemoPricer): { call: LlmC
       "gen_ai.usage.input_tokens": String(input),
       "gen_ai.usage.output_tokens": String(output),
     },
+    content_attributes: {},
     resource_attributes: { "service.name": team.service, "deployment.environment.name": plan.environment },
     events: "[]",
   };
@@ -527,6 +528,7 @@ export async function seedDemoData(client: RowInserter, options: SeedOptions): P
             operation: "execute_tool",
             is_llm_call: 0,
             attributes: { "gen_ai.tool.name": "search_knowledge_base" },
+            content_attributes: {},
             resource_attributes: { "service.name": team.service },
             events: "[]",
           });
@@ -551,6 +553,7 @@ export async function seedDemoData(client: RowInserter, options: SeedOptions): P
         operation: "",
         is_llm_call: 0,
         attributes: { "http.request.method": "POST", "http.route": `/${project}` },
+        content_attributes: {},
         resource_attributes: { "service.name": team.service, "deployment.environment.name": environment },
         events: "[]",
       });

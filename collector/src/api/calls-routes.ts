@@ -247,7 +247,7 @@ export function registerCallsRoutes(
     };
     const [spans, calls, scores] = await Promise.all([
       query(
-        `SELECT timestamp, end_timestamp, trace_id, span_id, parent_span_id, name, kind, service, scope_name, status_code, status_message, duration_ms, convention, operation, is_llm_call, attributes, resource_attributes, events FROM ${db}.spans WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
+        `SELECT timestamp, end_timestamp, trace_id, span_id, parent_span_id, name, kind, service, scope_name, status_code, status_message, duration_ms, convention, operation, is_llm_call, mapUpdate(attributes, content_attributes) AS attributes, resource_attributes, events FROM ${db}.spans WHERE trace_id = {trace_id:String} ORDER BY timestamp`,
       ),
       query(
         `SELECT ${META_COLUMNS}${CONTENT_SIZE_COLUMN} FROM ${db}.llm_calls WHERE trace_id = {trace_id:String} ORDER BY timestamp`,

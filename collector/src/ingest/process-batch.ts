@@ -15,7 +15,7 @@ import {
   SCORES_COLUMNS,
   SPANS_COLUMNS,
 } from "../storage/row-format.js";
-import type { CallSource, LlmCallRow, ScoreRow } from "../storage/rows.js";
+import type { CallSource, LlmCallRow, ScoreRow, SpanRow } from "../storage/rows.js";
 
 /**
  * The CPU part of ingest, from request body to row text per table: decode, normalize,
@@ -182,6 +182,12 @@ function scoreLine(row: ScoreRow): string {
   return encodeLine(SCORES_COLUMNS, row);
 }
 
+/** The content a span keeps in `spans` (content_attributes) is redacted like a call's. */
+function redactSpanContent(row: SpanRow, redact: Redactor): void {
+  const content = row.content_attributes;
+  for (const key in content) content[key] = redact(content[key] as string).text;
+}
+
 function redactRow(row: LlmCallRow, redact: Redactor): void {
   let hit = false;
   if (row.input) {
@@ -251,6 +257,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         normalizeFailures++;
         continue;
       }
+      redactSpanContent(n.spanRow, stages.redact);
       spansText += encodeLine(SPANS_COLUMNS, n.spanRow);
       spanRows++;
       links.push(n.spanRow);

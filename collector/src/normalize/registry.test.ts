@@ -115,13 +115,27 @@ describe("normalizeSpan", () => {
     });
   });
 
-  it("content-on-a-span-without-call-row-is-kept", () => {
+  it("content-on-a-span-without-call-row-is-kept-apart-as-content", () => {
     const { call, spanRow } = normalizer.normalizeSpan(
-      makeSpan({ "gen_ai.operation.name": "invoke_agent", "gen_ai.input.messages": "[]" }),
+      makeSpan({
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.input.messages": "[]",
+        "gen_ai.tool.call.arguments": '{"q":"x"}',
+        "traceloop.entity.output": "done",
+        "retrieval.documents.0.document.content": "doc",
+        "gen_ai.agent.name": "helper",
+      }),
       "otlp",
     );
     expect(call).toBeNull();
-    expect(spanRow.attributes["gen_ai.input.messages"]).toBe("[]");
+    expect(spanRow.content_attributes).toEqual({
+      "gen_ai.input.messages": "[]",
+      "gen_ai.tool.call.arguments": '{"q":"x"}',
+      "traceloop.entity.output": "done",
+      "retrieval.documents.0.document.content": "doc",
+    });
+    expect(spanRow.attributes["gen_ai.agent.name"]).toBe("helper");
+    expect(spanRow.attributes["gen_ai.input.messages"]).toBeUndefined();
   });
 
   it("content-events-are-stripped-from-span-copy-when-the-call-holds-them", () => {
@@ -239,7 +253,7 @@ describe("normalizeSpan", () => {
     const { call, spanRow } = n.normalizeSpan(makeSpan(CHAT_ATTRS), "otlp");
     expect(call).toBeNull();
     expect(spanRow.is_llm_call).toBe(0);
-    expect(spanRow.attributes["gen_ai.input.messages"]).toBeDefined();
+    expect(spanRow.content_attributes["gen_ai.input.messages"]).toBeDefined();
     expect(errors).toEqual(["broken"]);
   });
 

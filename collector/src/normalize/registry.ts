@@ -168,6 +168,9 @@ export function createNormalizer(
 
     // The call row holds the prompt and response; the spans copy leaves them out.
     const dropContent = call !== null && (call.input !== "" || call.output !== "");
+    // Content the spans copy keeps (other spans' prompts, tool arguments and results...) is
+    // stored apart: redacted and kept for the content retention, like a call's.
+    const content: Record<string, string> = {};
 
     const spanRow: SpanRow = {
       timestamp: span.startTimeUs,
@@ -185,7 +188,8 @@ export function createNormalizer(
       convention: cls.convention,
       operation: cls.operation,
       is_llm_call: call === null ? 0 : 1,
-      attributes: flattenAttributes(span.attributes, dropContent, call !== null),
+      attributes: flattenAttributes(span.attributes, dropContent, call !== null, content),
+      content_attributes: content,
       resource_attributes: flattenResource(span.resource.attributes),
       events: eventsJson(span.events, dropContent),
     };
@@ -246,25 +250,56 @@ function truncate(s: string): string {
   return s.length > MAX_ATTRIBUTE_VALUE_CHARS ? s.slice(0, MAX_ATTRIBUTE_VALUE_CHARS) : s;
 }
 
-/** Attributes as Map(String, String): strings as is, others JSON; bounded. */
+/**
+ * Attributes as Map(String, String): strings as is, others JSON; bounded (both maps together).
+ * With `content`, the keys that hold prompts, responses or tool data go there instead.
+ */
 export function flattenAttributes(
   attrs: Attributes,
   dropContent: boolean,
   dropNormalized = false,
+  content?: Record<string, string>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   let n = 0;
   for (const key in attrs) {
     if (n >= MAX_SPAN_ATTRIBUTES) break;
-    if (dropContent && isContentKey(key)) continue;
     if (dropNormalized && isNormalizedKey(key)) continue;
+    const isContent = (dropContent || content !== undefined) && isSpanContentKey(key);
+    if (dropContent && isContent) continue;
     const v = attrs[key] as AttrValue;
     const s = attrToString(v);
     if (s === undefined) continue;
-    out[key] = storedAttributeValue(key, truncate(s));
+    const value = storedAttributeValue(key, truncate(s));
+    if (isContent && content !== undefined) content[key] = value;
+    else out[key] = value;
     n++;
   }
   return out;
+}
+
+/**
+ * Keys of a span's own content besides the calls' (isContentKey): tool call arguments and
+ * results (OTel GenAI, Vercel AI SDK), OpenLLMetry's workflow and task input/output, and
+ * OpenInference's retrieved documents.
+ */
+const SPAN_CONTENT_KEYS = new Set([
+  "gen_ai.tool.call.arguments",
+  "gen_ai.tool.call.result",
+  "ai.toolCall.args",
+  "ai.toolCall.result",
+  "traceloop.entity.input",
+  "traceloop.entity.output",
+]);
+
+export function isSpanContentKey(key: string): boolean {
+  return (
+    SPAN_CONTENT_KEYS.has(key) ||
+    isContentKey(key) ||
+    key.startsWith("retrieval.documents.") ||
+    key.startsWith("reranker.input_documents.") ||
+    key.startsWith("reranker.output_documents.")
+  );
 }
 
 /**

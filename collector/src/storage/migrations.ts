@@ -148,6 +148,8 @@ const spansColumns = `  timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
   events String CODEC(ZSTD(3)),
   INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 4`;
 
+const SPAN_CONTENT_COLUMN_TYPE = "Map(LowCardinality(String), String) CODEC(ZSTD(3))";
+
 const scoresColumns = `  timestamp DateTime64(6, 'UTC'),
   score_id String,
   trace_id String,
@@ -217,6 +219,29 @@ export const MIGRATIONS: Migration[] = [
       ...stagingStatements(ctx, "spans", spansColumns),
     ],
   },
+  {
+    version: 4,
+    name: "spans.content_attributes: a span's own content apart, under the content retention",
+    statements: (ctx) => {
+      const column = `content_attributes ${SPAN_CONTENT_COLUMN_TYPE}`;
+      const db = ctx.database;
+      if (ctx.cluster) {
+        return [
+          `ALTER TABLE ${db}.spans_local${onCluster(ctx)} ADD COLUMN IF NOT EXISTS ${column}${contentTtl(ctx)}`,
+          `ALTER TABLE ${db}.spans${onCluster(ctx)} ADD COLUMN IF NOT EXISTS content_attributes Map(LowCardinality(String), String)`,
+        ];
+      }
+      const staged = insertTable(ctx.cluster, "spans");
+      const withContent = `${spansColumns},
+  ${column}`;
+      return [
+        `ALTER TABLE ${db}.spans ADD COLUMN IF NOT EXISTS ${column}${contentTtl(ctx)}`,
+        `ALTER TABLE ${db}.${staged} ADD COLUMN IF NOT EXISTS ${stagingColumns(column).join("")}`,
+        // The view keeps running: rows inserted while it changes reach the table either way.
+        `ALTER TABLE ${db}.${staged}_mv MODIFY QUERY\n${stagingSelect(db, staged, withContent)}`,
+      ];
+    },
+  },
   // Feature migrations live beside their features; version ranges keep them apart.
   ...alertMigrations(),
 ];
@@ -264,12 +289,16 @@ function stagingStatements(ctx: SchemaContext, table: string, columns: string): 
   if (ctx.cluster) return [];
   const db = ctx.database;
   const staged = insertTable(ctx.cluster, table);
-  const cols = stagingColumns(columns);
-  const names = cols.map((c) => c.slice(0, c.indexOf(" "))).join(", ");
   return [
-    `CREATE TABLE IF NOT EXISTS ${db}.${staged} (\n  ${cols.join(",\n  ")}\n) ENGINE = Null`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${staged}_mv TO ${db}.${table} AS\nSELECT ${names} FROM ${db}.${staged}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.${staged} (\n  ${stagingColumns(columns).join(",\n  ")}\n) ENGINE = Null`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${staged}_mv TO ${db}.${table} AS\n${stagingSelect(db, staged, columns)}`,
   ];
+}
+
+/** The staging view's query: every column of `columns`, from the staging table. */
+function stagingSelect(db: string, staged: string, columns: string): string {
+  const names = stagingColumns(columns).map((c) => c.slice(0, c.indexOf(" ")));
+  return `SELECT ${names.join(", ")} FROM ${db}.${staged}`;
 }
 
 function migrationsTable(ctx: SchemaContext): string[] {

@@ -27,6 +27,7 @@ export const TTL_TARGETS: readonly TtlTarget[] = [
   { table: "llm_calls", column: "input", time: "toDateTime(timestamp)", retention: "content" },
   { table: "llm_calls", column: "output", time: "toDateTime(timestamp)", retention: "content" },
   { table: "spans", time: "toDateTime(timestamp)", retention: "rows" },
+  { table: "spans", column: "content_attributes", time: "toDateTime(timestamp)", retention: "content" },
   { table: "scores", time: "toDateTime(timestamp)", retention: "rows" },
   { table: "call_content", time: "toDateTime(timestamp)", retention: "content" },
   { table: "alert_events", time: "toDateTime(timestamp)", retention: "rows" },

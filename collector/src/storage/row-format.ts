@@ -98,6 +98,7 @@ export const SPANS_COLUMNS = columnsOf<SpanRow>()([
   "attributes",
   "resource_attributes",
   "events",
+  "content_attributes",
 ]);
 
 export const SCORES_COLUMNS = columnsOf<ScoreRow>()([

@@ -84,6 +84,11 @@ export interface SpanRow {
   /** 1 when this span produced an llm_calls row. */
   is_llm_call: number;
   attributes: Record<string, string>;
+  /**
+   * The attributes that hold content (prompts, responses, tool arguments and results, retrieved
+   * documents): redacted, and kept for the content retention rather than the rows'.
+   */
+  content_attributes: Record<string, string>;
   resource_attributes: Record<string, string>;
   /** Span events as a JSON array string. */
   events: string;
