@@ -16,7 +16,7 @@ const BASE: CallSummary = {
   environment: "",
   provider: "openai",
   request_model: "gpt-4o",
-  response_model: "gpt-4o-2024-08-06",
+  response_model: "gpt-4o",
   status: "ok",
   source: "sdk",
   error_type: "",
@@ -87,32 +87,32 @@ describe("call metrics", () => {
     ]);
     expect(lines.filter((l) => !l.includes("_bucket"))).toEqual([
       `tokenmeter_llm_call_duration_seconds_count{provider="anthropic",model="claude-x",team="b",status="error",source="proxy"} 1`,
-      `tokenmeter_llm_call_duration_seconds_count{provider="openai",model="gpt-4o-2024-08-06",team="a",status="ok",source="sdk"} 2`,
+      `tokenmeter_llm_call_duration_seconds_count{provider="openai",model="gpt-4o",team="a",status="ok",source="sdk"} 2`,
       `tokenmeter_llm_call_duration_seconds_count{provider="other",model="other",team="other",status="cancelled",source="otlp"} 1`,
       `tokenmeter_llm_call_duration_seconds_sum{provider="anthropic",model="claude-x",team="b",status="error",source="proxy"} 0.012`,
-      `tokenmeter_llm_call_duration_seconds_sum{provider="openai",model="gpt-4o-2024-08-06",team="a",status="ok",source="sdk"} 1.59`,
+      `tokenmeter_llm_call_duration_seconds_sum{provider="openai",model="gpt-4o",team="a",status="ok",source="sdk"} 1.59`,
       `tokenmeter_llm_call_duration_seconds_sum{provider="other",model="other",team="other",status="cancelled",source="otlp"} 5`,
       `tokenmeter_llm_calls_total{provider="anthropic",model="claude-x",team="b",status="error",source="proxy"} 1`,
-      `tokenmeter_llm_calls_total{provider="openai",model="gpt-4o-2024-08-06",team="a",status="ok",source="sdk"} 2`,
+      `tokenmeter_llm_calls_total{provider="openai",model="gpt-4o",team="a",status="ok",source="sdk"} 2`,
       `tokenmeter_llm_calls_total{provider="other",model="other",team="other",status="cancelled",source="otlp"} 1`,
-      `tokenmeter_llm_cost_usd_total{provider="openai",model="gpt-4o-2024-08-06",team="a"} 0.00055`,
+      `tokenmeter_llm_cost_usd_total{provider="openai",model="gpt-4o",team="a"} 0.00055`,
       `tokenmeter_llm_errors_total{provider="anthropic",model="claude-x",team="b",error_type="429"} 1`,
-      `tokenmeter_llm_time_to_first_token_seconds_count{provider="openai",model="gpt-4o-2024-08-06",team="a",source="sdk"} 1`,
+      `tokenmeter_llm_time_to_first_token_seconds_count{provider="openai",model="gpt-4o",team="a",source="sdk"} 1`,
       `tokenmeter_llm_time_to_first_token_seconds_count{provider="other",model="other",team="other",source="otlp"} 1`,
-      `tokenmeter_llm_time_to_first_token_seconds_sum{provider="openai",model="gpt-4o-2024-08-06",team="a",source="sdk"} 0.3`,
+      `tokenmeter_llm_time_to_first_token_seconds_sum{provider="openai",model="gpt-4o",team="a",source="sdk"} 0.3`,
       `tokenmeter_llm_time_to_first_token_seconds_sum{provider="other",model="other",team="other",source="otlp"} 0.04`,
-      `tokenmeter_llm_token_usage_count{provider="openai",model="gpt-4o-2024-08-06",type="input"} 2`,
-      `tokenmeter_llm_token_usage_count{provider="openai",model="gpt-4o-2024-08-06",type="output"} 2`,
+      `tokenmeter_llm_token_usage_count{provider="openai",model="gpt-4o",type="input"} 2`,
+      `tokenmeter_llm_token_usage_count{provider="openai",model="gpt-4o",type="output"} 2`,
       `tokenmeter_llm_token_usage_count{provider="other",model="other",type="input"} 1`,
       `tokenmeter_llm_token_usage_count{provider="other",model="other",type="output"} 1`,
-      `tokenmeter_llm_token_usage_sum{provider="openai",model="gpt-4o-2024-08-06",type="input"} 110`,
-      `tokenmeter_llm_token_usage_sum{provider="openai",model="gpt-4o-2024-08-06",type="output"} 25`,
+      `tokenmeter_llm_token_usage_sum{provider="openai",model="gpt-4o",type="input"} 110`,
+      `tokenmeter_llm_token_usage_sum{provider="openai",model="gpt-4o",type="output"} 25`,
       `tokenmeter_llm_token_usage_sum{provider="other",model="other",type="input"} 7`,
       `tokenmeter_llm_token_usage_sum{provider="other",model="other",type="output"} 1`,
-      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o-2024-08-06",team="a",kind="cache_read"} 64`,
-      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o-2024-08-06",team="a",kind="input"} 110`,
-      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o-2024-08-06",team="a",kind="output"} 25`,
-      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o-2024-08-06",team="a",kind="reasoning"} 3`,
+      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o",team="a",kind="cache_read"} 64`,
+      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o",team="a",kind="input"} 110`,
+      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o",team="a",kind="output"} 25`,
+      `tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o",team="a",kind="reasoning"} 3`,
       `tokenmeter_llm_tokens_total{provider="other",model="other",team="other",kind="cache_write"} 9`,
       `tokenmeter_llm_tokens_total{provider="other",model="other",team="other",kind="input"} 7`,
       `tokenmeter_llm_tokens_total{provider="other",model="other",team="other",kind="output"} 1`,
@@ -121,7 +121,7 @@ describe("call metrics", () => {
     ]);
     // Buckets are cumulative: 90 ms falls in le=0.16, 1.5 s in le=2.56.
     const bucket = (le: string) =>
-      `tokenmeter_llm_call_duration_seconds_bucket{provider="openai",model="gpt-4o-2024-08-06",team="a",status="ok",source="sdk",le="${le}"}`;
+      `tokenmeter_llm_call_duration_seconds_bucket{provider="openai",model="gpt-4o",team="a",status="ok",source="sdk",le="${le}"}`;
     expect(lines).toContain(`${bucket("0.08")} 0`);
     expect(lines).toContain(`${bucket("0.16")} 1`);
     expect(lines).toContain(`${bucket("1.28")} 1`);

@@ -189,7 +189,11 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
 
   function seriesOf(row: CallSummary): Series {
     const provider = providers.value(row.provider);
-    const model = models.value(row.response_model || row.request_model);
+    // The requested model names a call's series, as in llm_calls_hourly, the dashboards and the
+    // alert engine: a failed call has no response model, so labelling successes with the dated
+    // response model (gpt-4o-mini-2024-07-18) split one model's calls in two series and an
+    // error ratio by model read 100% on the failures' series.
+    const model = models.value(row.request_model || row.response_model);
     const team = teams.value(row.team);
     const pmt = `${provider}\u0000${model}\u0000${team}`;
     const callKey = `${pmt}\u0000${row.status}\u0000${row.source}`;
