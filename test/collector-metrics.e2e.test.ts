@@ -81,4 +81,29 @@ describe("call metrics on /metrics", () => {
       ),
     ]);
   });
+
+  it("proxy cache hits add no cost and no tokens: three identical calls, two served from the cache, cost one call", async () => {
+    const call = (team: string, hit: boolean) =>
+      callSpan([
+        strAttr("tokenmeter.team", team),
+        strAttr("gen_ai.request.model", "gpt-4o-mini"),
+        intAttr("gen_ai.usage.input_tokens", 1000),
+        intAttr("gen_ai.usage.output_tokens", 200),
+        ...(hit ? [{ key: "tokenmeter.cache_hit", value: { boolValue: true } }] : []),
+      ]);
+    await post([call("cache-once", false)]);
+    await post([call("cache-hits", false), call("cache-hits", true), call("cache-hits", true)]);
+    const value = (lines: string[]) => lines.map((l) => l.replace(/\{[^}]*\}/, "{}"));
+    const once = value(await scrape("tokenmeter_llm_cost_usd_total", "cache-once"));
+    expect(once).toHaveLength(1);
+    expect(value(await scrape("tokenmeter_llm_cost_usd_total", "cache-hits"))).toEqual(once);
+    expect(await scrape("tokenmeter_llm_tokens_total", "cache-hits")).toEqual([
+      'tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o-mini",team="cache-hits",kind="input"} 1000',
+      'tokenmeter_llm_tokens_total{provider="openai",model="gpt-4o-mini",team="cache-hits",kind="output"} 200',
+    ]);
+    // The calls themselves were made: all three count.
+    expect(await scrape("tokenmeter_llm_calls_total", "cache-hits")).toEqual([
+      'tokenmeter_llm_calls_total{provider="openai",model="gpt-4o-mini",team="cache-hits",status="ok",source="otlp"} 3',
+    ]);
+  });
 });

@@ -40,14 +40,15 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
   const tokens = new FastCounter(
     registry,
     "tokenmeter_llm_tokens_total",
-    "Tokens recorded, by kind (input includes cached; output includes reasoning).",
+    "Tokens used, by kind (input includes cached; output includes reasoning); proxy cache hits use none.",
     ["provider", "model", "team", "kind"],
   );
-  const cost = new FastCounter(registry, "tokenmeter_llm_cost_usd_total", "Computed cost of priced calls in USD.", [
-    "provider",
-    "model",
-    "team",
-  ]);
+  const cost = new FastCounter(
+    registry,
+    "tokenmeter_llm_cost_usd_total",
+    "Computed cost of priced calls in USD (proxy cache hits cost nothing and are left out).",
+    ["provider", "model", "team"],
+  );
   const unpriced = new FastCounter(
     registry,
     "tokenmeter_llm_unpriced_calls_total",
@@ -241,10 +242,17 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     const s = seriesOf(row);
     s.calls.value += 1;
     duration.observeSlot(s.duration, row.duration_ms / 1000);
+    if (row.status === "error") {
+      const errorType = errorTypes.value(row.error_type || "_OTHER");
+      errors.inc(`${s.pmt}\u0000${errorType}`, [s.provider, s.model, s.team, errorType]);
+    }
     if (row.ttft_ms !== null) {
       s.ttft ??= ttft.slot(`${s.pmt}\u0000${row.source}`, [s.provider, s.model, s.team, row.source]);
       ttft.observeSlot(s.ttft, row.ttft_ms / 1000);
     }
+    // A proxy response-cache hit reached no provider: it used no tokens and cost nothing, as spend
+    // and budgets count it. Its would-be cost is tokenmeter_proxy_cache_savings_usd_total.
+    if (row.cache_hit === 1) return;
     if (row.input_tokens) {
       addTokens(s, "input", row.input_tokens);
       observeUsage(s, "input", row.input_tokens);
@@ -262,10 +270,6 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     } else {
       s.unpriced ??= unpriced.slot(s.pmt, [s.provider, s.model, s.team]);
       s.unpriced.value += 1;
-    }
-    if (row.status === "error") {
-      const errorType = errorTypes.value(row.error_type || "_OTHER");
-      errors.inc(`${s.pmt}\u0000${errorType}`, [s.provider, s.model, s.team, errorType]);
     }
   }
 
