@@ -106,4 +106,20 @@ describe("call metrics on /metrics", () => {
       'tokenmeter_llm_calls_total{provider="openai",model="gpt-4o-mini",team="cache-hits",status="ok",source="otlp"} 3',
     ]);
   });
+
+  it("a call refused upstream with no model and no tokens is not an unpriced call; an unpriced call with tokens is", async () => {
+    const team = strAttr("tokenmeter.team", "unpriced");
+    await post([
+      callSpan([team, strAttr("error.type", "400")], true),
+      callSpan([
+        team,
+        strAttr("gen_ai.request.model", "my-private-model-7b"),
+        intAttr("gen_ai.usage.input_tokens", 10),
+        intAttr("gen_ai.usage.output_tokens", 5),
+      ]),
+    ]);
+    expect(await scrape("tokenmeter_llm_unpriced_calls_total", "unpriced")).toEqual([
+      'tokenmeter_llm_unpriced_calls_total{provider="openai",model="my-private-model-7b",team="unpriced"} 1',
+    ]);
+  });
 });

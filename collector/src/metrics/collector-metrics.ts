@@ -52,7 +52,7 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
   const unpriced = new FastCounter(
     registry,
     "tokenmeter_llm_unpriced_calls_total",
-    "Calls whose model has no price in the catalog (cost unknown, never counted as $0).",
+    "Calls that used tokens of a model with no price in the catalog (cost unknown, never counted as $0).",
     ["provider", "model", "team"],
   );
   const errors = new FastCounter(
@@ -267,7 +267,9 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     if (row.priced && row.cost_usd !== null) {
       s.cost ??= cost.slot(s.pmt, [s.provider, s.model, s.team]);
       s.cost.value += Number(row.cost_usd);
-    } else {
+    } else if (row.input_tokens + row.output_tokens > 0) {
+      // Only a call that used tokens has an unknown cost, as the engine's unpriced_spend rules
+      // count them: a request the upstream refused (a 400, no model, no tokens) cost nothing.
       s.unpriced ??= unpriced.slot(s.pmt, [s.provider, s.model, s.team]);
       s.unpriced.value += 1;
     }
