@@ -122,4 +122,14 @@ describe("call metrics on /metrics", () => {
       'tokenmeter_llm_unpriced_calls_total{provider="openai",model="my-private-model-7b",team="unpriced"} 1',
     ]);
   });
+
+  it("the loss counters of the write path are at 0 before any loss, so the first one is an increase", async () => {
+    const res = await collector.app.inject({ method: "GET", url: "/metrics" });
+    const lines = res.body.split("\n");
+    expect(lines).toContain('tokenmeter_telemetry_dropped_total{component="batch_writer"} 0');
+    for (const table of ["llm_calls", "spans", "scores", "call_content"]) {
+      expect(lines).toContain(`tokenmeter_rows_rejected_total{table="${table}"} 0`);
+      expect(lines).toContain(`tokenmeter_insert_errors_total{table="${table}"} 0`);
+    }
+  });
 });

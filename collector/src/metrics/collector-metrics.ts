@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { CallSummary } from "../ingest/process-batch.js";
+import { WRITTEN_TABLES } from "../storage/row-format.js";
 import { type CounterSlot, FastCounter, FastHistogram, type HistogramSlot } from "./fast-metrics.js";
 import { LabelLimiter } from "./label-limiter.js";
 
@@ -166,6 +167,15 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
       registers: [registry],
     }),
   };
+
+  // A labelled counter has no series until its first increment, so a one-off loss would be born
+  // at N and increase() over it reads 0: TokenmeterTelemetryDropped and TokenmeterRowsRejected
+  // would never fire. Where the label values are known up front, their series start at 0.
+  pipeline.telemetryDropped.inc({ component: "batch_writer" }, 0);
+  for (const table of WRITTEN_TABLES) {
+    pipeline.insertErrors.inc({ table }, 0);
+    pipeline.rowsRejected.inc({ table }, 0);
+  }
 
   type TokenKind = "input" | "output" | "cache_read" | "cache_write" | "reasoning";
   /**
