@@ -13,9 +13,11 @@ export const CALL_WHERE = `$__timeFilter(timestamp) AND ${callFilters()}`;
 
 /**
  * Spend of priced calls in USD. Unpriced calls have a NULL cost and are counted apart (never as
- * $0), so every panel that shows spend has an unpriced count beside it.
+ * $0), so every panel that shows spend has an unpriced count beside it. A proxy cache hit costs
+ * nothing: its stored cost is what the cache saved, left out here as in the spend API, budgets,
+ * reprice and the FOCUS export.
  */
-export const SPEND = "toFloat64(sum(ifNull(cost_usd, 0)))";
+export const SPEND = "toFloat64(sumIf(ifNull(cost_usd, 0), cache_hit = 0))";
 
 export const UNPRICED_CALLS = "countIf(priced = 0)";
 
