@@ -455,3 +455,34 @@ describe("spend panels", () => {
     }
   });
 });
+
+describe("latency panels", () => {
+  it("Overview and Reliability agree: both leave out cancelled calls, whose duration is when the client gave up", async () => {
+    const context = { from: FROM, to: END, intervalMs: INTERVAL_MS, variables: {} as Record<string, VariableState> };
+    const [cancelled] = await rows(
+      expandQuery(
+        `SELECT count() AS n FROM ${DATABASE}.llm_calls WHERE $__timeFilter(timestamp) AND status = 'cancelled'`,
+        context,
+      ),
+    );
+    // The demo data has cancelled calls, or this test would prove nothing.
+    expect(Number(cancelled?.["n"])).toBeGreaterThan(0);
+    const shown = async (uid: string, title: string) => {
+      const json = dashboards.find((d) => d.json.uid === uid)?.json;
+      if (!json) throw new Error(`no dashboard ${uid}`);
+      const panel = leafPanels(json.panels).find((p) => p.title === title);
+      const variables = await resolveVariables(json, {});
+      return rows(expandQuery(panel?.targets?.[0]?.rawSql ?? "", { ...context, variables }));
+    };
+    const title = "Latency p50 / p95 / p99";
+    expect(await shown("tokenmeter-overview", title)).toEqual(await shown("tokenmeter-reliability", title));
+    const [stat] = await shown("tokenmeter-overview", "Latency p95");
+    const [timed] = await rows(
+      expandQuery(
+        `SELECT quantile(0.95)(duration_ms) AS p95_ms FROM ${DATABASE}.llm_calls WHERE $__timeFilter(timestamp) AND status != 'cancelled'`,
+        context,
+      ),
+    );
+    expect(stat).toEqual(timed);
+  });
+});
