@@ -142,6 +142,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
     auth: bearerAuth(config.server.ingestToken),
+    logger: logger.child({ component: "ingest" }),
   });
   const apiAuth = bearerAuth(config.server.apiToken);
   // Reads see every acknowledged row: rows still batching for ClickHouse are written first.
