@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notifierConfigSchema } from "../collector/src/alerts/config.js";
 import { createNotifiers } from "../collector/src/alerts/notifiers/create-notifiers.js";
 import type { AlertNotification } from "../collector/src/alerts/notifiers/types.js";
-import { freePort } from "./helpers/net.js";
+import { alertmanagerBinary, type RunningAlertmanager, startAlertmanager } from "./helpers/alertmanager.js";
 
 /**
  * Posts to a real Alertmanager (Debian package prometheus-alertmanager) and reads the alert
@@ -14,80 +13,26 @@ import { freePort } from "./helpers/net.js";
  * .ci/run installs the package, it fails.
  */
 
-function findBinary(): string | undefined {
-  const dirs = ["/usr/bin", ...(process.env["PATH"] ?? "").split(delimiter)];
-  for (const dir of dirs) {
-    for (const name of ["prometheus-alertmanager", "alertmanager"]) {
-      const path = join(dir, name);
-      try {
-        accessSync(path, constants.X_OK);
-        return path;
-      } catch {
-        // next
-      }
-    }
-  }
-  return undefined;
-}
-
-const binary = findBinary();
+const binary = alertmanagerBinary();
 const inCi = process.env["CI"] === "true";
 
-let child: ChildProcess | undefined;
+let am: RunningAlertmanager | undefined;
 let base = "";
-let output = "";
 
-async function startAlertmanager(path: string): Promise<void> {
+beforeAll(async () => {
+  if (!binary) return;
   const dir = mkdtempSync(join(tmpdir(), "tm-alertmanager-"));
   const configFile = join(dir, "alertmanager.yml");
   writeFileSync(
     configFile,
     ["route:", "  receiver: blackhole", "  group_wait: 1s", "receivers:", "  - name: blackhole", ""].join("\n"),
   );
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  child = spawn(
-    path,
-    [
-      `--config.file=${configFile}`,
-      `--storage.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      // Empty: no gossip cluster, so nothing else is bound and no peers are looked for.
-      "--cluster.listen-address=",
-      "--log.level=warn",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  child.stdout?.on("data", (b: Buffer) => {
-    output += b.toString();
-  });
-  child.stderr?.on("data", (b: Buffer) => {
-    output += b.toString();
-  });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`alertmanager exited (${child.exitCode}): ${output}`);
-    try {
-      const res = await fetch(`${base}/-/ready`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`alertmanager did not become ready: ${output}`);
-}
-
-beforeAll(async () => {
-  if (binary) await startAlertmanager(binary);
+  am = await startAlertmanager(binary, configFile);
+  base = am.base;
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child?.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await am?.stop();
 });
 
 interface GettableAlert {

@@ -235,6 +235,30 @@ describe("alert engine", () => {
     expect(await metric("tokens_rate")).toEqual([["slow", "tokens_rate", 300, 20]]);
   });
 
+  it("cost_rate leaves out proxy cache hits, which cost nothing: two of three identical calls served from the cache", async () => {
+    // A month after the other fixtures, so no other test's window sees these calls.
+    const at = T + 30 * 24 * HOUR;
+    const cached = [0, 1, 1].map((hit, i) =>
+      call({ timestamp: (at - (i + 1) * MIN) * 1000, team: "cached", cache_hit: hit }),
+    );
+    await storage.client.insert({ table: `${db}.llm_calls`, values: cached, format: "JSONEachRow" });
+    const [rule] = rules(
+      "rules:\n  - { name: M, kind: threshold, metric: cost_rate, threshold: 1, window: 1h, group_by: [team], filters: { team: cached } }\n",
+    );
+    if (!rule) throw new Error("no rule");
+    const samples = await evaluateRule(rule, {
+      client: storage.client,
+      database: db,
+      now: at,
+      drift: { minSamples: 100, epsilon: 1e-4 },
+      driftMemo: new Map(),
+    });
+    // One call's $0.0005 in a 1-hour window, not three.
+    expect(samples.map((x) => [x.labels["team"], Number(x.value?.toFixed(6)), x.details["calls"]])).toEqual([
+      ["cached", 0.0005, 3],
+    ]);
+  });
+
   it("hysteresis: a firing error-rate alert holds between resolve_threshold and threshold", async () => {
     let now = T + 3 * HOUR;
     const n = recorder();

@@ -38,6 +38,10 @@ describe("the tokenmeter command", () => {
     const version = run(command, ["--version"]);
     expect(version.status).toBe(0);
     expect(version.stdout).toBe(`tokenmeter ${pkg.version}\n`);
+    const alertsHelp = run(command, ["alerts", "check", "--help"]);
+    expect(alertsHelp.status).toBe(0);
+    expect(alertsHelp.stdout).toMatch(/^usage: tokenmeter alerts check \[files\.\.\.\] \[options\]\n/);
+    expect(alertsHelp.stderr).toBe("");
     const unknown = run(command, ["nosuch"]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/^tokenmeter: unknown command "nosuch"\n/);

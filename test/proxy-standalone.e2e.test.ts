@@ -114,6 +114,8 @@ describe("standalone proxy exporting OTLP", () => {
       });
       const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
       expect(metrics).toContain('tokenmeter_proxy_requests_total{route="openai",code="200"} 1');
+      // Nothing lost, and the series is there at 0: the first loss is an increase alerts see.
+      expect(metrics).toContain('tokenmeter_telemetry_dropped_total{component="proxy"} 0');
     } finally {
       await proxy.close(500);
     }

@@ -3,7 +3,7 @@ import cors from "@fastify/cors";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, LogController } from "fastify";
 import { createAlertEngine } from "./alerts/engine.js";
 import { createNotifiers } from "./alerts/notifiers/create-notifiers.js";
-import { loadRules } from "./alerts/rules.js";
+import { loadRules, resolveRulePaths } from "./alerts/rules.js";
 import { registerAlertsRoutes } from "./api/alerts-routes.js";
 import { bearerAuth } from "./api/auth.js";
 import { registerBudgetsRoutes } from "./api/budgets-routes.js";
@@ -142,6 +142,7 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
     metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
     auth: bearerAuth(config.server.ingestToken),
+    logger: logger.child({ component: "ingest" }),
   });
   const apiAuth = bearerAuth(config.server.apiToken);
   // Reads see every acknowledged row: rows still batching for ClickHouse are written first.
@@ -169,10 +170,20 @@ export async function buildCollector(deps: CollectorDeps): Promise<Collector> {
   registerSpendRoutes(app, { finops, auth: readAuth });
   registerBudgetsRoutes(app, { finops, auth: readAuth });
 
+  const { rulesGlob } = config.alerts;
+  // A pattern matching no file is not an error (budgets bring rules of their own), but the
+  // default pattern is relative to the working directory: started elsewhere, the server would
+  // evaluate none of the shipped rules and say nothing, while `alerts check` fails on it.
+  if (config.alerts.enabled && resolveRulePaths([rulesGlob]).length === 0) {
+    logger.warn(
+      { code: "TM_ALERT_RULES_NOT_FOUND", rulesGlob, cwd: process.cwd() },
+      "alerts.rulesGlob matches no rule file: no alert rules from files are evaluated",
+    );
+  }
   const alertEngine = createAlertEngine({
     client: storage.client,
     database: storage.database,
-    rules: config.alerts.enabled ? [...loadRules(config.alerts.rulesGlob), ...finops.alertRules] : [],
+    rules: config.alerts.enabled ? [...loadRules(rulesGlob), ...finops.alertRules] : [],
     budgets: finops.budgets,
     anomalies: finops.anomalies,
     notifiers: createNotifiers(config.alerts.notifiers, deps.env ?? {}),

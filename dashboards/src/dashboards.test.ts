@@ -429,3 +429,60 @@ describe.each(SCENARIOS)("every ClickHouse query runs: $name selection", (scenar
     }
   });
 });
+
+describe("spend panels", () => {
+  it("count spend as the spend API, budgets and FOCUS do: proxy cache hits cost nothing", async () => {
+    const context = { from: FROM, to: END, intervalMs: INTERVAL_MS, variables: {} as Record<string, VariableState> };
+    const [truth] = await rows(
+      expandQuery(
+        `SELECT toFloat64(sumIf(ifNull(cost_usd, 0), cache_hit = 0)) AS spend, toFloat64(sumIf(ifNull(cost_usd, 0), cache_hit = 1)) AS saved FROM ${DATABASE}.llm_calls WHERE $__timeFilter(timestamp)`,
+        context,
+      ),
+    );
+    // The demo data has cache hits with a cost, or this test would prove nothing.
+    expect(Number(truth?.["saved"])).toBeGreaterThan(0);
+    const stats = [
+      ["tokenmeter-overview", "Spend (priced calls)"],
+      ["tokenmeter-finops", "Spend"],
+    ] as const;
+    for (const [uid, title] of stats) {
+      const json = dashboards.find((d) => d.json.uid === uid)?.json;
+      if (!json) throw new Error(`no dashboard ${uid}`);
+      const panel = leafPanels(json.panels).find((p) => p.title === title);
+      const variables = await resolveVariables(json, {});
+      const [shown] = await rows(expandQuery(panel?.targets?.[0]?.rawSql ?? "", { ...context, variables }));
+      expect(Number(shown?.["spend_usd"]), `${uid}: ${title}`).toBeCloseTo(Number(truth?.["spend"]), 6);
+    }
+  });
+});
+
+describe("latency panels", () => {
+  it("Overview and Reliability agree: both leave out cancelled calls, whose duration is when the client gave up", async () => {
+    const context = { from: FROM, to: END, intervalMs: INTERVAL_MS, variables: {} as Record<string, VariableState> };
+    const [cancelled] = await rows(
+      expandQuery(
+        `SELECT count() AS n FROM ${DATABASE}.llm_calls WHERE $__timeFilter(timestamp) AND status = 'cancelled'`,
+        context,
+      ),
+    );
+    // The demo data has cancelled calls, or this test would prove nothing.
+    expect(Number(cancelled?.["n"])).toBeGreaterThan(0);
+    const shown = async (uid: string, title: string) => {
+      const json = dashboards.find((d) => d.json.uid === uid)?.json;
+      if (!json) throw new Error(`no dashboard ${uid}`);
+      const panel = leafPanels(json.panels).find((p) => p.title === title);
+      const variables = await resolveVariables(json, {});
+      return rows(expandQuery(panel?.targets?.[0]?.rawSql ?? "", { ...context, variables }));
+    };
+    const title = "Latency p50 / p95 / p99";
+    expect(await shown("tokenmeter-overview", title)).toEqual(await shown("tokenmeter-reliability", title));
+    const [stat] = await shown("tokenmeter-overview", "Latency p95");
+    const [timed] = await rows(
+      expandQuery(
+        `SELECT quantile(0.95)(duration_ms) AS p95_ms FROM ${DATABASE}.llm_calls WHERE $__timeFilter(timestamp) AND status != 'cancelled'`,
+        context,
+      ),
+    );
+    expect(stat).toEqual(timed);
+  });
+});

@@ -1,7 +1,7 @@
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { baseDashboard, finalizeDashboard } from "./dashboard-base.js";
 import { barChartPanel, row, statPanel, tablePanel, timeSeriesPanel, trafficLight, warnFrom } from "./panels.js";
-import { CALL_WHERE, CALLS, ERROR_RATE, labelled, SPEND, UNPRICED_CALLS } from "./sql-fragments.js";
+import { CALL_WHERE, CALLS, ERROR_RATE, labelled, SPEND, TIMED_CALLS, UNPRICED_CALLS } from "./sql-fragments.js";
 import { filterVariables } from "./variables.js";
 
 /**
@@ -70,7 +70,7 @@ export function overviewDashboard(): Dashboard {
       statPanel({
         title: "Latency p95",
         description: "How long do 95% of calls take at most, end to end?",
-        target: `SELECT quantile(0.95)(duration_ms) AS p95_ms FROM ${CALLS} WHERE ${CALL_WHERE}`,
+        target: `SELECT quantile(0.95)(duration_ms) AS p95_ms FROM ${CALLS} WHERE ${CALL_WHERE} AND ${TIMED_CALLS}`,
         unit: "ms",
       }),
     )
@@ -121,7 +121,7 @@ export function overviewDashboard(): Dashboard {
       timeSeriesPanel({
         title: "Latency p50 / p95 / p99",
         description: "How long do calls take, typically and in the tail?",
-        target: `SELECT ${BUCKET}, quantile(0.5)(duration_ms) AS p50, quantile(0.95)(duration_ms) AS p95, quantile(0.99)(duration_ms) AS p99 FROM ${CALLS} WHERE ${CALL_WHERE} GROUP BY time ORDER BY time`,
+        target: `SELECT ${BUCKET}, quantile(0.5)(duration_ms) AS p50, quantile(0.95)(duration_ms) AS p95, quantile(0.99)(duration_ms) AS p99 FROM ${CALLS} WHERE ${CALL_WHERE} AND ${TIMED_CALLS} GROUP BY time ORDER BY time`,
         unit: "ms",
       }),
     )
@@ -139,7 +139,7 @@ export function overviewDashboard(): Dashboard {
         title: "Providers and models",
         description:
           "For each provider and model: volume, tokens, spend, unpriced calls, error rate, latency and TTFT percentiles.",
-        target: `SELECT provider, request_model AS model, count() AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, ${SPEND} AS spend_usd, ${UNPRICED_CALLS} AS unpriced_calls, ${ERROR_RATE} AS error_rate, quantile(0.5)(duration_ms) AS p50_ms, quantile(0.95)(duration_ms) AS p95_ms, quantile(0.99)(duration_ms) AS p99_ms, quantileIf(0.95)(ttft_ms, streamed = 1) AS ttft_p95_ms FROM ${CALLS} WHERE ${CALL_WHERE} GROUP BY provider, model ORDER BY spend_usd DESC, calls DESC`,
+        target: `SELECT provider, request_model AS model, count() AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, ${SPEND} AS spend_usd, ${UNPRICED_CALLS} AS unpriced_calls, ${ERROR_RATE} AS error_rate, quantileIf(0.5)(duration_ms, ${TIMED_CALLS}) AS p50_ms, quantileIf(0.95)(duration_ms, ${TIMED_CALLS}) AS p95_ms, quantileIf(0.99)(duration_ms, ${TIMED_CALLS}) AS p99_ms, quantileIf(0.95)(ttft_ms, streamed = 1) AS ttft_p95_ms FROM ${CALLS} WHERE ${CALL_WHERE} GROUP BY provider, model ORDER BY spend_usd DESC, calls DESC`,
         columns: [
           { column: "spend_usd", unit: "currencyUSD", decimals: 2 },
           { column: "error_rate", unit: "percentunit", decimals: 2 },

@@ -1,7 +1,7 @@
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { baseDashboard, finalizeDashboard } from "./dashboard-base.js";
 import { barChartPanel, logsPanel, promTimeSeriesPanel, row, tablePanel, timeSeriesPanel } from "./panels.js";
-import { CALL_WHERE, CALLS, ERROR_RATE } from "./sql-fragments.js";
+import { CALL_WHERE, CALLS, ERROR_RATE, TIMED_CALLS } from "./sql-fragments.js";
 import { filterVariables } from "./variables.js";
 
 /**
@@ -31,7 +31,7 @@ export function reliabilityDashboard(): Dashboard {
       timeSeriesPanel({
         title: "Latency p50 / p95 / p99",
         description: "How long do calls take end to end, typically and in the tail?",
-        target: `SELECT ${BUCKET}, quantile(0.5)(duration_ms) AS p50, quantile(0.95)(duration_ms) AS p95, quantile(0.99)(duration_ms) AS p99 FROM ${CALLS} WHERE ${CALL_WHERE} AND status != 'cancelled' GROUP BY time ORDER BY time`,
+        target: `SELECT ${BUCKET}, quantile(0.5)(duration_ms) AS p50, quantile(0.95)(duration_ms) AS p95, quantile(0.99)(duration_ms) AS p99 FROM ${CALLS} WHERE ${CALL_WHERE} AND ${TIMED_CALLS} GROUP BY time ORDER BY time`,
         unit: "ms",
       }),
     )
@@ -39,7 +39,7 @@ export function reliabilityDashboard(): Dashboard {
       timeSeriesPanel({
         title: "Latency p95 by model",
         description: "Which model got slower?",
-        target: `SELECT ${BUCKET}, request_model AS model, quantile(0.95)(duration_ms) AS p95 FROM ${CALLS} WHERE ${CALL_WHERE} AND status != 'cancelled' GROUP BY time, model ORDER BY time`,
+        target: `SELECT ${BUCKET}, request_model AS model, quantile(0.95)(duration_ms) AS p95 FROM ${CALLS} WHERE ${CALL_WHERE} AND ${TIMED_CALLS} GROUP BY time, model ORDER BY time`,
         unit: "ms",
       }),
     )
@@ -122,7 +122,7 @@ export function reliabilityDashboard(): Dashboard {
         title: "By source",
         description:
           "Does traffic through the proxy behave like traffic instrumented with the SDK (or other OTLP senders)?",
-        target: `SELECT source, count() AS calls, ${ERROR_RATE} AS error_rate, quantile(0.5)(duration_ms) AS p50_ms, quantile(0.95)(duration_ms) AS p95_ms, quantile(0.99)(duration_ms) AS p99_ms, quantileIf(0.5)(ttft_ms, streamed = 1) AS ttft_p50_ms, quantileIf(0.95)(ttft_ms, streamed = 1) AS ttft_p95_ms, avg(streamed) AS streamed_share, countIf(cache_hit = 1) AS proxy_cache_hits FROM ${CALLS} WHERE ${CALL_WHERE} GROUP BY source ORDER BY calls DESC`,
+        target: `SELECT source, count() AS calls, ${ERROR_RATE} AS error_rate, quantileIf(0.5)(duration_ms, ${TIMED_CALLS}) AS p50_ms, quantileIf(0.95)(duration_ms, ${TIMED_CALLS}) AS p95_ms, quantileIf(0.99)(duration_ms, ${TIMED_CALLS}) AS p99_ms, quantileIf(0.5)(ttft_ms, streamed = 1) AS ttft_p50_ms, quantileIf(0.95)(ttft_ms, streamed = 1) AS ttft_p95_ms, avg(streamed) AS streamed_share, countIf(cache_hit = 1) AS proxy_cache_hits FROM ${CALLS} WHERE ${CALL_WHERE} GROUP BY source ORDER BY calls DESC`,
         h: 6,
         columns: [
           { column: "error_rate", unit: "percentunit", decimals: 2 },
@@ -139,7 +139,7 @@ export function reliabilityDashboard(): Dashboard {
       timeSeriesPanel({
         title: "Latency p95 by source",
         description: "Is the proxy path adding latency compared to direct SDK calls?",
-        target: `SELECT ${BUCKET}, source, quantile(0.95)(duration_ms) AS p95 FROM ${CALLS} WHERE ${CALL_WHERE} AND status != 'cancelled' GROUP BY time, source ORDER BY time`,
+        target: `SELECT ${BUCKET}, source, quantile(0.95)(duration_ms) AS p95 FROM ${CALLS} WHERE ${CALL_WHERE} AND ${TIMED_CALLS} GROUP BY time, source ORDER BY time`,
         unit: "ms",
       }),
     )

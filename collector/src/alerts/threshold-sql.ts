@@ -23,8 +23,9 @@ const METRIC_SQL: Readonly<Record<ThresholdMetric, { value: string; where?: stri
   latency_p99: { value: "quantile(0.99)(duration_ms)" },
   ttft_p95: { value: "quantile(0.95)(assumeNotNull(ttft_ms))", where: "ttft_ms IS NOT NULL" },
   error_rate: { value: "countIf(status = 'error') / count()" },
-  // Unpriced calls have a NULL cost and are counted by unpriced_spend rules, never as $0.
-  cost_rate: { value: "toFloat64(sumIf(cost_usd, priced = 1)) / {hours:Float64}" },
+  // Unpriced calls have a NULL cost and are counted by unpriced_spend rules, never as $0. A proxy
+  // cache hit costs nothing (its stored cost is what it saved), as spend and budgets count it.
+  cost_rate: { value: "toFloat64(sumIf(cost_usd, priced = 1 AND cache_hit = 0)) / {hours:Float64}" },
   tokens_rate: { value: "sum(input_tokens + output_tokens) / {minutes:Float64}" },
 };
 

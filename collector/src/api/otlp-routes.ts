@@ -1,15 +1,35 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
 import { ERR_METHOD_NOT_ALLOWED, isTokenmeterError, type TokenmeterError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { encodeLogsResponse, encodeTracesResponse } from "../otlp/decode.js";
 import { encodeStatus } from "../otlp/encode-status.js";
 import type { IngestPipeline } from "../pipeline.js";
+import { createRejectionLog, type Rejection } from "./rejection-log.js";
 
 export interface OtlpRouteDeps {
   pipeline: IngestPipeline;
   metrics: CollectorMetrics;
   maxBodyBytes: number;
   auth: preHandlerAsyncHookHandler | undefined;
+  /** Where refused requests and partial successes are logged (rate-limited). */
+  logger: Logger;
+}
+
+interface RouteState extends OtlpRouteDeps {
+  logRejection: (r: Rejection) => void;
+}
+
+function rejection(request: FastifyRequest, signal: string, reason: string, status: number, items?: number) {
+  const userAgent = request.headers["user-agent"];
+  return {
+    signal,
+    reason,
+    status,
+    ...(items === undefined ? {} : { items }),
+    remoteAddress: request.ip,
+    userAgent: typeof userAgent === "string" ? userAgent.slice(0, 200) : undefined,
+  };
 }
 
 function isJson(contentType: string | undefined): boolean {
@@ -21,7 +41,8 @@ function isJson(contentType: string | undefined): boolean {
  * content type, so the decoder can answer 415 in the OTLP way); answers use the request's
  * encoding: ExportTraceServiceResponse with partial_success, or a google.rpc.Status on error.
  */
-export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDeps): Promise<void> {
+export async function registerOtlpRoutes(app: FastifyInstance, routeDeps: OtlpRouteDeps): Promise<void> {
+  const deps: RouteState = { ...routeDeps, logRejection: createRejectionLog(routeDeps.logger) };
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     // The compressed body may not exceed the limit either; the decoder enforces it again after
@@ -40,6 +61,7 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
         request.headers["content-encoding"],
       );
       deps.metrics.pipeline.requests.inc({ signal: "traces", code: "200" });
+      if (result.rejected > 0) deps.logRejection(rejection(request, "traces", "invalid_span", 200, result.rejected));
       return answer(reply, 200, json, encodeTracesResponse(result, json));
     };
     scope.post("/v1/traces", { preHandler }, traces);
@@ -82,6 +104,7 @@ export async function registerOtlpRoutes(app: FastifyInstance, deps: OtlpRouteDe
         request.headers["content-encoding"],
       );
       deps.metrics.pipeline.requests.inc({ signal: "logs", code: "200" });
+      if (result.rejected > 0) deps.logRejection(rejection(request, "logs", "invalid_span", 200, result.rejected));
       return answer(reply, 200, json, encodeLogsResponse(result, json));
     });
   });
@@ -91,7 +114,7 @@ function bodyOf(request: FastifyRequest): Buffer {
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 }
 
-function sendOtlpError(err: Error, request: FastifyRequest, reply: FastifyReply, deps: OtlpRouteDeps) {
+function sendOtlpError(err: Error, request: FastifyRequest, reply: FastifyReply, deps: RouteState) {
   const signal = request.url.startsWith("/v1/logs")
     ? "logs"
     : request.url.startsWith("/v1/metrics")
@@ -114,6 +137,11 @@ function sendOtlpError(err: Error, request: FastifyRequest, reply: FastifyReply,
   }
   deps.metrics.pipeline.requests.inc({ signal, code: String(e.statusCode) });
   deps.metrics.pipeline.spansRejected.inc({ signal, reason: e.code });
+  // A sender's mistake (400, 401, 413, 415) is logged so it can be found; load (429, 503) has
+  // its own metrics and alert, and a failure of ours is logged as an error above.
+  if (e.statusCode >= 400 && e.statusCode < 500 && e.statusCode !== 429) {
+    deps.logRejection(rejection(request, signal, e.code, e.statusCode));
+  }
   if (e.retryAfter !== undefined) void reply.header("retry-after", String(e.retryAfter));
   const json = isJson(request.headers["content-type"]) || e.statusCode === 415;
   void reply.header("x-tokenmeter-error-code", e.code);

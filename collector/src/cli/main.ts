@@ -21,6 +21,20 @@ options:
   -v, --version    print the version
 `;
 
+const ALERTS_USAGE = `usage: tokenmeter alerts check [files...] [options]
+
+Validates and lints alert rule files: one line per problem (file:line:column: field: message),
+then a summary. Exits 0 when clean (warnings allowed), 1 otherwise.
+
+arguments:
+  files            rule files, directories or glob patterns (default: alerts.rulesGlob)
+
+options:
+  --strict         treat warnings as errors
+  -c, --config F   tokenmeter.yaml to use (default: TOKENMETER_CONFIG)
+  -h, --help       show this help
+`;
+
 type Subcommand = (argv: string[], io: { configFile?: string | undefined }) => Promise<number>;
 
 /** Commands that parse their own options; each module is loaded only when its command runs. */
@@ -69,6 +83,11 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     case "alerts": {
+      // Help before anything runs: `alerts check --help` used to check the configured rules.
+      if (values.help) {
+        process.stdout.write(ALERTS_USAGE);
+        return 0;
+      }
       if (positionals[1] !== "check") {
         process.stderr.write(`tokenmeter: unknown alerts command "${positionals[1] ?? ""}"\n\n${USAGE}`);
         return 2;

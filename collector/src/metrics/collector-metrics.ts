@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { CallSummary } from "../ingest/process-batch.js";
+import { WRITTEN_TABLES } from "../storage/row-format.js";
 import { type CounterSlot, FastCounter, FastHistogram, type HistogramSlot } from "./fast-metrics.js";
 import { LabelLimiter } from "./label-limiter.js";
 
@@ -40,18 +41,19 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
   const tokens = new FastCounter(
     registry,
     "tokenmeter_llm_tokens_total",
-    "Tokens recorded, by kind (input includes cached; output includes reasoning).",
+    "Tokens used, by kind (input includes cached; output includes reasoning); proxy cache hits use none.",
     ["provider", "model", "team", "kind"],
   );
-  const cost = new FastCounter(registry, "tokenmeter_llm_cost_usd_total", "Computed cost of priced calls in USD.", [
-    "provider",
-    "model",
-    "team",
-  ]);
+  const cost = new FastCounter(
+    registry,
+    "tokenmeter_llm_cost_usd_total",
+    "Computed cost of priced calls in USD (proxy cache hits cost nothing and are left out).",
+    ["provider", "model", "team"],
+  );
   const unpriced = new FastCounter(
     registry,
     "tokenmeter_llm_unpriced_calls_total",
-    "Calls whose model has no price in the catalog (cost unknown, never counted as $0).",
+    "Calls that used tokens of a model with no price in the catalog (cost unknown, never counted as $0).",
     ["provider", "model", "team"],
   );
   const errors = new FastCounter(
@@ -166,6 +168,15 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     }),
   };
 
+  // A labelled counter has no series until its first increment, so a one-off loss would be born
+  // at N and increase() over it reads 0: TokenmeterTelemetryDropped and TokenmeterRowsRejected
+  // would never fire. Where the label values are known up front, their series start at 0.
+  pipeline.telemetryDropped.inc({ component: "batch_writer" }, 0);
+  for (const table of WRITTEN_TABLES) {
+    pipeline.insertErrors.inc({ table }, 0);
+    pipeline.rowsRejected.inc({ table }, 0);
+  }
+
   type TokenKind = "input" | "output" | "cache_read" | "cache_write" | "reasoning";
   /**
    * The series one (provider, model, team, status, source) tuple writes to, found with one
@@ -189,7 +200,11 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
 
   function seriesOf(row: CallSummary): Series {
     const provider = providers.value(row.provider);
-    const model = models.value(row.response_model || row.request_model);
+    // The requested model names a call's series, as in llm_calls_hourly, the dashboards and the
+    // alert engine: a failed call has no response model, so labelling successes with the dated
+    // response model (gpt-4o-mini-2024-07-18) split one model's calls in two series and an
+    // error ratio by model read 100% on the failures' series.
+    const model = models.value(row.request_model || row.response_model);
     const team = teams.value(row.team);
     const pmt = `${provider}\u0000${model}\u0000${team}`;
     const callKey = `${pmt}\u0000${row.status}\u0000${row.source}`;
@@ -237,10 +252,17 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     const s = seriesOf(row);
     s.calls.value += 1;
     duration.observeSlot(s.duration, row.duration_ms / 1000);
+    if (row.status === "error") {
+      const errorType = errorTypes.value(row.error_type || "_OTHER");
+      errors.inc(`${s.pmt}\u0000${errorType}`, [s.provider, s.model, s.team, errorType]);
+    }
     if (row.ttft_ms !== null) {
       s.ttft ??= ttft.slot(`${s.pmt}\u0000${row.source}`, [s.provider, s.model, s.team, row.source]);
       ttft.observeSlot(s.ttft, row.ttft_ms / 1000);
     }
+    // A proxy response-cache hit reached no provider: it used no tokens and cost nothing, as spend
+    // and budgets count it. Its would-be cost is tokenmeter_proxy_cache_savings_usd_total.
+    if (row.cache_hit === 1) return;
     if (row.input_tokens) {
       addTokens(s, "input", row.input_tokens);
       observeUsage(s, "input", row.input_tokens);
@@ -255,13 +277,11 @@ export function createCollectorMetrics(opts: { maxLabelValues: number; defaultMe
     if (row.priced && row.cost_usd !== null) {
       s.cost ??= cost.slot(s.pmt, [s.provider, s.model, s.team]);
       s.cost.value += Number(row.cost_usd);
-    } else {
+    } else if (row.input_tokens + row.output_tokens > 0) {
+      // Only a call that used tokens has an unknown cost, as the engine's unpriced_spend rules
+      // count them: a request the upstream refused (a 400, no model, no tokens) cost nothing.
       s.unpriced ??= unpriced.slot(s.pmt, [s.provider, s.model, s.team]);
       s.unpriced.value += 1;
-    }
-    if (row.status === "error") {
-      const errorType = errorTypes.value(row.error_type || "_OTHER");
-      errors.inc(`${s.pmt}\u0000${errorType}`, [s.provider, s.model, s.team, errorType]);
     }
   }
 

@@ -98,6 +98,9 @@ export function createProxyMetrics(
     },
   });
   const dropped = telemetryDroppedCounter(registry).labels({ component: "proxy" });
+  // At 0 from the start, so the first loss is an increase an alert can see (a series born at N
+  // has none).
+  dropped.inc(0);
 
   // prom-client hashes label sets on every call; the proxy's hot path reuses children instead.
   const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();

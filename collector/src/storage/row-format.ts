@@ -130,6 +130,8 @@ const COLUMNS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly
   ["scores", SCORES_COLUMNS],
   ["call_content", CALL_CONTENT_COLUMNS],
 ]);
+/** The tables ingest writes through the batch writer. */
+export const WRITTEN_TABLES: readonly string[] = [...COLUMNS.keys()];
 const TSV = "tsv:";
 const LAYOUTS: ReadonlyMap<string, string> = new Map(
   [...COLUMNS].map(([table, columns]) => [table, TSV + columns.join(",")]),
