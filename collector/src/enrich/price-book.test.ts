@@ -221,7 +221,27 @@ describe("lookup: providers", () => {
   it("falls back to any provider: OpenAI-compatible clients report 'openai' for other vendors", () => {
     expect(priceId("openai", "deepseek-chat")).toBe("deepseek/deepseek-chat@2026-04-26");
     expect(priceId("", "claude-haiku-4-5")).toBe("anthropic/claude-haiku-4-5@2025-10-15");
-    expect(priceId("vllm", "llama-3.3-70b-versatile")).toBe("groq/llama-3.3-70b-versatile@2024-12-06");
+    expect(priceId("acme-gateway", "llama-3.3-70b-versatile")).toBe("groq/llama-3.3-70b-versatile@2024-12-06");
+  });
+
+  it("self-hosted-models-never-borrow-a-host's-price: vLLM, Ollama and the like stay unpriced", () => {
+    for (const [provider, model] of [
+      ["vllm", "openai/gpt-oss-120b"],
+      ["vllm", "meta-llama/Llama-4-Scout-17B-16E-Instruct"],
+      ["vllm", "Qwen/Qwen3-32B"],
+      ["vllm", "deepseek-ai/DeepSeek-V3"],
+      ["vllm", "llama-3.3-70b-versatile"],
+      ["ollama", "gpt-oss-120b"],
+      ["ollama", "gpt-oss:120b"],
+      ["self-hosted", "deepseek-chat"],
+      ["lm_studio", "openai/gpt-oss-20b"],
+      ["llama.cpp", "claude-haiku-4-5"],
+    ]) {
+      expect(priceId(provider ?? "", model ?? ""), `${provider}|${model}`).toBe("");
+    }
+    // A catalog may still price a self-hosting provider under its own name.
+    const own = createPriceBook(catalog(entry({ id: "vllm/m", provider: "vllm", model: "m" })));
+    expect(own.lookup("vllm", "m", AT)?.id).toBe("vllm/m");
   });
 
   it("unknown models have no price", () => {
