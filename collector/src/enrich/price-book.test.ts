@@ -148,6 +148,28 @@ describe("lookup: exact ids, aliases and snapshots", () => {
     expect(priceId("mistral_ai", "mistral-large-2411")).toBe("mistral/mistral-large-2411@2024-11-18");
   });
 
+  it("an-old-snapshot-the-catalog-does-not-list-is-unpriced-not-priced-as-the-newest-model", () => {
+    for (const model of [
+      "mistral-large-2407",
+      "mistral-small-2409",
+      "mistral-small-2402",
+      "mistral-medium-2312",
+      "codestral-2405",
+      "gpt-3.5-turbo-0613",
+      "gpt-3.5-turbo-1106",
+      "grok-3-0101",
+    ]) {
+      expect(
+        priceId(model.startsWith("gpt") ? "openai" : model.startsWith("grok") ? "x_ai" : "mistral_ai", model),
+        model,
+      ).toBe("");
+    }
+    // Snapshots listed as aliases, at the price they share.
+    expect(priceId("mistral_ai", "mistral-small-2506")).toBe("mistral/mistral-small@2025-03-17");
+    expect(priceId("openai", "gpt-3.5-turbo-0125")).toBe("openai/gpt-3.5-turbo@2024-01-25");
+    expect(priceId("openai", "gpt-4-0314")).toBe("openai/gpt-4@2023-03-14");
+  });
+
   it("strips path prefixes", () => {
     expect(priceId("", "openai/gpt-4o")).toBe("openai/gpt-4o@2024-08-06");
     expect(priceId("gcp.gemini", "models/gemini-2.5-pro")).toBe("google/gemini-2.5-pro@2025-03-25");

@@ -260,8 +260,12 @@ const SNAPSHOT_SUFFIXES: readonly RegExp[] = [
   /-\d{8}$/, // Anthropic: claude-sonnet-4-5-20250929
   /-(?:preview|exp)-\d{2}-(?:\d{2}|\d{4})$/, // Gemini: -preview-06-05, -preview-09-2025
   /-(?:latest|preview|exp|beta)$/,
-  /-\d{3,4}$/, // -001 (Gemini), -0613 (OpenAI), -2411 (Mistral), -0709 (xAI)
+  /-\d{3}$/, // -001 (Gemini's stable revisions, billed at their model's price)
 ];
+// Four-digit snapshots (OpenAI -0613, Mistral -2407, xAI -0709) are not stripped: an older
+// snapshot was often billed differently from the model's current price (mistral-large-2407 at
+// 2/6 against Large 3's 0.5/1.5, gpt-3.5-turbo-0613 at 1.5/2), so one the catalog does not
+// list as an entry or alias stays unpriced rather than taking the newest price.
 
 // Bedrock: [region.]vendor.model[-vN][:M], e.g. us.anthropic.claude-3-5-sonnet-20241022-v2:0
 const BEDROCK_ID =
