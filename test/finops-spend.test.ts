@@ -221,6 +221,44 @@ describe("GET /api/v1/spend", () => {
   });
 });
 
+describe("date-only bounds", () => {
+  it("a-date-alone-is-midnight-in-the-report's-time-zone (API and CLI), not UTC", async () => {
+    // 00:30 and 23:30 on 10 November in Berlin (UTC+1): the first and the last hour of its day.
+    await insert([
+      row({ timestamp: Date.UTC(2026, 10, 9, 23, 30) * 1000, team: "tz-team", cost_usd: "1", list_cost_usd: "1" }),
+      row({ timestamp: Date.UTC(2026, 10, 10, 22, 30) * 1000, team: "tz-team", cost_usd: "2", list_cost_usd: "2" }),
+      // 00:30 on the 11th in Berlin: the next day, outside the range.
+      row({ timestamp: Date.UTC(2026, 10, 10, 23, 30) * 1000, team: "tz-team", cost_usd: "4", list_cost_usd: "4" }),
+    ]);
+    const body = await get<{ rows: Row[]; meta: Row }>(
+      "/api/v1/spend?from=2026-11-10&to=2026-11-11&group_by=day&tz=Europe/Berlin&team=tz-team",
+    );
+    expect(body.rows.map((r) => [r["day"], r["calls"], Number(r["cost_usd"])])).toEqual([["2026-11-10", 2, 3]]);
+    expect(body.meta["from"]).toBe("2026-11-09T23:00:00.000Z");
+
+    const out = capture();
+    const err = capture();
+    const code = await runSpend(
+      [
+        "--by",
+        "day",
+        "--since",
+        "2026-11-10",
+        "--until",
+        "2026-11-11",
+        "--tz",
+        "Europe/Berlin",
+        "--team",
+        "tz-team",
+      ].concat(["--json", "--api-url", url]),
+      { stdout: out.stream, stderr: err.stream, now: NOW },
+    );
+    expect(code, err.text()).toBe(0);
+    const rows = (JSON.parse(out.text()) as { rows: Row[] }).rows;
+    expect(rows.map((r) => [r["day"], r["calls"], Number(r["cost_usd"])])).toEqual([["2026-11-10", 2, 3]]);
+  });
+});
+
 describe("rollup", () => {
   it("a batch replayed with its deduplication token is counted once in llm_calls and in the rollup", async () => {
     const batch = [0, 1, 2].map((i) =>

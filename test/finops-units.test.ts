@@ -14,6 +14,7 @@ import { decimalToNano, formatNanoUsd, nanoToDecimal } from "../collector/src/fi
 import { createRater, serviceTierOf } from "../collector/src/finops/rating.js";
 import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
 import { formatTable } from "../collector/src/finops/table.js";
+import { parseTime } from "../collector/src/finops/time-arg.js";
 import { calendarWindow, fromLocal, localDate } from "../collector/src/finops/time-zone.js";
 
 function capture() {
@@ -106,6 +107,17 @@ describe("time zones", () => {
     // Sunday-start weeks.
     expect(calendarWindow(Date.UTC(2026, 10, 20), "week", "UTC", "sunday").start).toBe(Date.UTC(2026, 10, 15));
     expect(localDate(Date.UTC(2026, 10, 20, 23, 30), "Asia/Tokyo")).toBe("2026-11-21");
+  });
+});
+
+describe("time arguments", () => {
+  it("a-date-alone-starts-at-midnight-in-the-zone-given; times with an offset and durations are unchanged", () => {
+    const now = Date.UTC(2026, 11, 8, 12);
+    expect(parseTime("2026-12-01", now, { timeZone: "Europe/Berlin" })).toBe(Date.UTC(2026, 10, 30, 23));
+    expect(parseTime("2026-07-01", now, { timeZone: "America/New_York" })).toBe(Date.UTC(2026, 6, 1, 4));
+    expect(parseTime("2026-12-01", now)).toBe(Date.UTC(2026, 11, 1));
+    expect(parseTime("2026-12-01T00:00:00Z", now, { timeZone: "Europe/Berlin" })).toBe(Date.UTC(2026, 11, 1));
+    expect(parseTime("1d", now, { timeZone: "Europe/Berlin" })).toBe(now - 86_400_000);
   });
 });
 

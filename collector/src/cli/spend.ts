@@ -12,8 +12,8 @@ const USAGE = `usage: tokenmeter spend [options]
 
   --by KEYS        group by team,project,model,provider,user_id,day (default: team)
   --since T        start: a duration back from now (30d, 12h; from the start of that hour) or an
-                   ISO date (default 30d)
-  --until T        end (default now)
+                   ISO date or time (default 30d); a date alone is midnight in --tz
+  --until T        end (default now; a date alone is midnight in --tz)
   --tz ZONE        time zone for "day" (default budgets.timezone)
   --team T  --project P  --provider P  --model M     filters
   --forecast       month-end projection per team instead (--month YYYY-MM, default this month)
@@ -59,10 +59,11 @@ export function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
         throw ERR_BAD_REQUEST(`--by: unknown key "${k}"; expected ${GROUP_KEYS.join(", ")}`);
       }
     }
-    const from = parseTimeArg(values.since ?? "30d", now, "--since", { hourAligned: true });
-    const to = values.until ? parseTimeArg(values.until, now, "--until") : now;
-    if (!(from < to)) throw ERR_BAD_REQUEST("--since must be before --until");
     const timezone = values.tz ?? config.budgets.timezone;
+    // A date alone is midnight in the report's zone, where its "day" rows start.
+    const from = parseTimeArg(values.since ?? "30d", now, "--since", { hourAligned: true, timeZone: timezone });
+    const to = values.until ? parseTimeArg(values.until, now, "--until", { timeZone: timezone }) : now;
+    if (!(from < to)) throw ERR_BAD_REQUEST("--since must be before --until");
     const backend = await connect(config, values);
 
     if (values.forecast) {
