@@ -259,6 +259,45 @@ describe("date-only bounds", () => {
   });
 });
 
+describe("limit", () => {
+  it("a-cut-answer-says-so-and-its-total-covers-every-group (API meta, CLI --limit)", async () => {
+    const t = Date.UTC(2026, 10, 12, 10) * 1000;
+    await insert(
+      ["lim-a", "lim-b", "lim-c"].map((team, i) =>
+        row({ timestamp: t + i, team, project: "limit-proj", cost_usd: `0.${i + 1}`, list_cost_usd: `0.${i + 1}` }),
+      ),
+    );
+    const q = "from=2026-11-12T00:00:00Z&to=2026-11-13T00:00:00Z&group_by=team&project=limit-proj";
+    const cut = await get<{ rows: Row[]; meta: Row }>(`/api/v1/spend?${q}&limit=2`);
+    expect(cut.rows.map((r) => r["team"])).toEqual(["lim-c", "lim-b"]);
+    expect(cut.meta).toMatchObject({ truncated: true, groups: 3 });
+    expect(cut.meta["total"]).toMatchObject({ calls: 3, cost_usd: "0.6", list_cost_usd: "0.6", unpriced_calls: 0 });
+    const whole = await get<{ rows: Row[]; meta: Row }>(`/api/v1/spend?${q}`);
+    expect(whole.meta).toMatchObject({ truncated: false, groups: 3 });
+    expect(whole.meta["total"]).toEqual(cut.meta["total"]);
+
+    const out = capture();
+    const err = capture();
+    const code = await runSpend(
+      [
+        "--by",
+        "team",
+        "--since",
+        "2026-11-12T00:00:00Z",
+        "--until",
+        "2026-11-13T00:00:00Z",
+        "--project",
+        "limit-proj",
+      ].concat(["--limit", "2", "--api-url", url]),
+      { stdout: out.stream, stderr: err.stream, now: NOW },
+    );
+    expect(code, err.text()).toBe(0);
+    const text = out.text();
+    expect(text).toMatch(/\ntotal\s+3\s+300\s+30\s+\$0\.6000\s+0\n/);
+    expect(text).toContain("showing the 2 costliest of 3 groups (--limit); the total covers all of them.");
+  });
+});
+
 describe("rollup", () => {
   it("a batch replayed with its deduplication token is counted once in llm_calls and in the rollup", async () => {
     const batch = [0, 1, 2].map((i) =>

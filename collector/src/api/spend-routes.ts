@@ -100,7 +100,7 @@ export function registerSpendRoutes(
     const q = parseOrThrow(spendQuery, request.query);
     const timezone = q.tz ?? finops.timezone;
     const { fromUs, toUs, openEnded } = range(q, finops.clock(), request.query, timezone);
-    const { rows, source } = await querySpend(finops.client, finops.database, {
+    const { rows, source, total, groups, truncated } = await querySpend(finops.client, finops.database, {
       fromUs,
       toUs,
       openEnded,
@@ -116,6 +116,10 @@ export function registerSpendRoutes(
         to: new Date(toUs / 1000).toISOString(),
         timezone,
         source,
+        // `limit` (default 10,000) cuts the rows, never the total: it covers every group.
+        groups,
+        truncated,
+        total,
       },
     };
   });
