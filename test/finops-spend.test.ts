@@ -355,6 +355,27 @@ describe("forecast, savings, anomalies", () => {
     expect(f.total.spent_usd).toBeGreaterThanOrEqual(210 + (steady?.spent_usd ?? 0));
   });
 
+  it("new-spend-is-projected-at-its-own-rate: spend that started today or two days ago is not flattened by the zero days before it", async () => {
+    await insert([
+      // Started today (NOW is 12:30 UTC): $10 in the first 12.5 hours.
+      row({ timestamp: Date.UTC(2026, 10, 20, 10) * 1000, team: "newbie", cost_usd: "5" }),
+      row({ timestamp: Date.UTC(2026, 10, 20, 12) * 1000, team: "newbie", cost_usd: "5" }),
+      // Started on the 18th: $10 a day, nothing yet today.
+      row({ timestamp: Date.UTC(2026, 10, 18, 9) * 1000, team: "recent", cost_usd: "10" }),
+      row({ timestamp: Date.UTC(2026, 10, 19, 9) * 1000, team: "recent", cost_usd: "10" }),
+    ]);
+    const f = await get<MonthForecast>("/api/v1/spend/forecast?month=2026-11&tz=UTC");
+    const newbie = f.teams.find((t) => t.team === "newbie");
+    const recent = f.teams.find((t) => t.team === "recent");
+    const left = 10 + 11.5 / 24;
+    expect(newbie?.method).toBe("run_rate_today");
+    expect(newbie?.run_rate.daily_usd).toBeCloseTo(10 / (12.5 / 24), 5);
+    expect(newbie?.projected_usd).toBeCloseTo(10 + (10 / (12.5 / 24)) * left, 4);
+    expect(recent?.method).toBe("weighted_run_rate_7d");
+    expect(recent?.run_rate.daily_usd).toBeCloseTo(10, 6);
+    expect(recent?.projected_usd).toBeCloseTo(20 + 10 * left, 4);
+  });
+
   it("savings: proxy cache hits at their would-be cost, prompt caching at input minus cache-read price", async () => {
     const t = Date.UTC(2026, 10, 10, 10) * 1000;
     await insert([

@@ -178,7 +178,7 @@ function forecastText(f: MonthForecast): string {
     ],
     rows,
   );
-  return `forecast for ${f.month} (${f.timezone}) as of ${f.as_of}\n\n${table}\nmethods: weighted_run_rate_7d = spent + trailing 7-day weighted daily rate x days left; linear_regression = least-squares line through this month's days (used with >= 7 days and R^2 >= 0.5)\n`;
+  return `forecast for ${f.month} (${f.timezone}) as of ${f.as_of}\n\n${table}\nmethods: weighted_run_rate_7d = spent + trailing 7-day weighted daily rate x days left (from the first day with spend); run_rate_today = spend that started today, at today's rate so far; linear_regression = least-squares line through this month's days (used with >= 7 days and R^2 >= 0.5)\n`;
 }
 
 async function getSavings(backend: Backend, from: number, to: number, timezone: string): Promise<SavingsReport> {
