@@ -1,12 +1,13 @@
 import type { BudgetStatus, BudgetStatusSource } from "../alerts/sources.js";
 import type { Logger } from "../logger.js";
 import type { BudgetEnforcer } from "./budget-enforcer.js";
-import type { ClickHouseBudgetSpend } from "./budget-spend.js";
+import type { ClickHouseBudgetSpend, WindowSpend } from "./budget-spend.js";
 import type { CounterValues } from "./budget-store.js";
 import { type BudgetWindow, describeScope, scopeLabels } from "./budget-window.js";
 import type { BudgetDefinition } from "./config.js";
-import { weightedRunRate } from "./forecast.js";
+import { dailySpendRate } from "./forecast.js";
 import { nanoToNumber } from "./money.js";
+import { calendarWindow } from "./time-zone.js";
 
 /**
  * Budget status for GET /api/v1/budgets and the alert engine (BudgetStatusSource): spent,
@@ -86,7 +87,7 @@ export class BudgetStatusService implements BudgetStatusSource {
     def: BudgetDefinition,
     w: BudgetWindow,
     now: number,
-    clickhouse: { spentNano: bigint; trailing: number[] | null } | null,
+    clickhouse: WindowSpend | null,
     counters: CounterValues | undefined,
   ): { view: BudgetView; used: number; forecastRatio: number | null } {
     const counterSpent = counters?.spentNano ?? 0n;
@@ -99,7 +100,9 @@ export class BudgetStatusService implements BudgetStatusSource {
     const trailing = clickhouse?.trailing ?? null;
     let forecastRaw: number | null = null;
     if (w.kind === "calendar" && trailing !== null) {
-      forecastRaw = spent + (weightedRunRate(trailing) * Math.max(0, w.end - now)) / 86_400_000;
+      const day = calendarWindow(now, "day", w.timezone);
+      const rate = dailySpendRate(trailing, clickhouse?.today ?? 0, (now - day.start) / (day.end - day.start));
+      forecastRaw = spent + (rate * Math.max(0, w.end - now)) / 86_400_000;
     }
     const forecast = forecastRaw === null ? null : round6(forecastRaw);
     const view: BudgetView = {

@@ -42,6 +42,17 @@ export function weightedRunRate(days: readonly number[]): number {
   return num / den;
 }
 
+/**
+ * A daily spend rate from complete days (oldest first) and today so far: the weighted run rate
+ * from the first day with spend (zero days before it say nothing about the rate), or, when
+ * spend started today, today's spend over the part of the day gone (at least an hour).
+ */
+export function dailySpendRate(complete: readonly number[], todaySpent: number, todayElapsed: number): number {
+  const first = complete.findIndex((v) => v !== 0);
+  if (first >= 0) return weightedRunRate(complete.slice(first));
+  return todaySpent > 0 ? todaySpent / Math.max(MIN_TODAY_ELAPSED, todayElapsed) : 0;
+}
+
 export interface Regression {
   slope: number;
   intercept: number;
