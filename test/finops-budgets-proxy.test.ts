@@ -4,7 +4,7 @@ import { createBudgetHook } from "../collector/src/finops/budget-hook.js";
 import { MemoryBudgetStore } from "../collector/src/finops/budget-store.js";
 import { budgetsSchema } from "../collector/src/finops/config.js";
 import type { PreRequestHook, ProxyRequestContext } from "../collector/src/proxy/hooks.js";
-import { type Harness, startHarness } from "./proxy-harness.js";
+import { type Harness, newTrace, startHarness } from "./proxy-harness.js";
 
 /**
  * The budget hook in the real proxy, in front of the fake provider: 200 concurrent calls
@@ -107,5 +107,72 @@ describe("hard budget through the proxy", () => {
     const [c] = await enforcer.store.read([enforcer.window(def).ref], Date.now());
     expect(Number(c?.spentNano) / 1e9).toBeCloseTo(spent, 8);
     expect(c?.reservedNano).toBe(0n);
+  });
+});
+
+describe("budget settlement under a contract", () => {
+  let c: Harness;
+  const settledUsd: number[] = [];
+
+  beforeAll(async () => {
+    const store = new MemoryBudgetStore();
+    const contractEnforcer = new BudgetEnforcer({
+      config: budgetsSchema.parse({
+        definitions: [
+          { name: "c-daily", scope: { team: "contract-team" }, window: "daily", limitUsd: 100, enforcement: "hard" },
+        ],
+      }),
+      store,
+    });
+    const budget = createBudgetHook(contractEnforcer);
+    const observed: PreRequestHook = {
+      name: "budgets",
+      async beforeRequest(ctx: ProxyRequestContext) {
+        const d = await budget.beforeRequest(ctx);
+        if (!d.allow || !d.reservation) return d;
+        const r = d.reservation;
+        return {
+          allow: true,
+          reservation: {
+            settle: (usd) => {
+              settledUsd.push(usd ?? Number.NaN);
+              r.settle(usd);
+            },
+            release: () => r.release(),
+          },
+        };
+      },
+    };
+    c = await startHarness({
+      hooks: [observed],
+      pricing: { contracts: [{ name: "ent", match: { team: "contract-team" }, discountPercent: 12 }] },
+    });
+  });
+
+  afterAll(async () => {
+    await c?.close();
+  });
+
+  it("a-call-settles-at-the-effective-cost-the-stored-row-gets-not-the-list-price", async () => {
+    const trace = newTrace();
+    const res = await fetch(`${c.proxy.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: "Bearer sk-test",
+        "x-tokenmeter-team": "contract-team",
+        traceparent: trace.traceparent,
+      },
+      body: JSON.stringify({ model: "gpt-4o", max_tokens: 200, messages: [{ role: "user", content: "settle me" }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    const [row] = await c.calls(trace.traceId);
+    const deadline = Date.now() + 5000;
+    while (settledUsd.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const effective = Number(row?.["cost_usd"]);
+    expect(effective).toBeGreaterThan(0);
+    expect(Number(row?.["list_cost_usd"])).toBeGreaterThan(effective);
+    expect(settledUsd).toEqual([effective]);
   });
 });

@@ -1,5 +1,7 @@
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { evaluateRule, isBreach } from "../collector/src/alerts/evaluate-rule.js";
+import { resolveThreshold, ruleThreshold } from "../collector/src/alerts/rules.js";
 import { registerBudgetsRoutes } from "../collector/src/api/budgets-routes.js";
 import { installErrorHandler } from "../collector/src/api/error-handler.js";
 import type { Config } from "../collector/src/config/schema.js";
@@ -261,6 +263,10 @@ describe("counters rebuilt from ClickHouse, status API", () => {
           { name: "search-monthly", scope: { team: "search" }, window: "monthly", limitUsd: 10, enforcement: "hard" },
           { name: "u7-daily", scope: { user: "u7" }, window: "daily", limitUsd: 1, enforcement: "soft" },
           { name: "search-24h", scope: { team: "search" }, window: { rolling: "24h" }, limitUsd: 5 },
+          { name: "edge-daily", scope: { team: "edge" }, window: "daily", limitUsd: 0.25, enforcement: "soft" },
+          // Spend that started today: by the rollup (team) and from llm_calls (user).
+          { name: "fresh-monthly", scope: { team: "fresh" }, window: "monthly", limitUsd: 100, enforcement: "soft" },
+          { name: "fresh-user-monthly", scope: { user: "u10" }, window: "monthly", limitUsd: 100, enforcement: "soft" },
         ],
       },
     });
@@ -277,6 +283,9 @@ describe("counters rebuilt from ClickHouse, status API", () => {
     }
     rows.push(callRow(Date.UTC(2026, 9, 31, 23) * 1000, "search", "u7", "3"));
     rows.push(callRow(Date.UTC(2026, 10, 20, 10) * 1000, "other", "u7", "0.25"));
+    // Just under its limit: rounded to the micro-dollar it would read as the limit itself.
+    rows.push(callRow(Date.UTC(2026, 10, 20, 10) * 1000, "edge", "u9", "0.2499996"));
+    rows.push(callRow(Date.UTC(2026, 10, 20, 10) * 1000, "fresh", "u10", "5"));
     await storage.client.insert({ table: `${db}.llm_calls`, values: rows, format: "JSONEachRow" });
     finops = await createFinops({
       config,
@@ -330,6 +339,40 @@ describe("counters rebuilt from ClickHouse, status API", () => {
     const status = await finops.budgets.budgetStatus(NOW);
     expect(status[0]).toMatchObject({ budget: "search-monthly", labels: { team: "search" }, period: "month" });
     await app.close();
+  });
+
+  it("a-budget-whose-spend-started-today-is-forecast-at-today's-rate, not at what it has spent", async () => {
+    const views = await finops.budgets.list(NOW);
+    // $5 in the first 12.5 hours of Nov 20: $9.60 a day for the 10 days and 11.5 hours left.
+    const expected = 5 + (5 / (12.5 / 24)) * (10 + 11.5 / 24);
+    for (const name of ["fresh-monthly", "fresh-user-monthly"]) {
+      const v = views.find((b) => b.name === name);
+      expect(v?.spent_usd, name).toBe(5);
+      expect(v?.forecast_usd, name).toBeCloseTo(expected, 4);
+    }
+  });
+
+  it("the-100%-budget-rule-fires-exactly-when-the-budget-status-says-exceeded (at the limit, not just under)", async () => {
+    const ctx = {
+      client: storage.client,
+      database: config.storage.database,
+      now: NOW,
+      drift: { minSamples: 1, epsilon: 0 },
+      budgets: finops.budgets,
+      driftMemo: new Map(),
+    };
+    const firing: Record<string, boolean> = {};
+    for (const rule of budgetAlertRules(config.budgets).filter((r) => r.name.endsWith(":100pct"))) {
+      const samples = await evaluateRule(rule, ctx);
+      for (const s of samples) {
+        const name = String(s.labels["budget"]);
+        firing[name] = isBreach(rule, s, ruleThreshold(rule), resolveThreshold(rule), false);
+      }
+    }
+    const exceeded = Object.fromEntries((await finops.budgets.list(NOW)).map((v) => [v.name, v.status === "exceeded"]));
+    expect(firing).toEqual(exceeded);
+    // search-monthly spent exactly its $10; edge-daily $0.2499996 of $0.25.
+    expect(firing).toMatchObject({ "search-monthly": true, "edge-daily": false });
   });
 });
 

@@ -219,6 +219,12 @@ describe("reprice", () => {
       providerServiceTiers: { openai: { priority: 1.75 } },
       contracts: [
         {
+          // Negotiated rates on a model with a long-context tier, cache reads unnamed.
+          name: "ml-gpt",
+          match: { team: "ml", model: "gpt-test*" },
+          prices: [{ model: "gpt-test", input: 1.5, output: 6 }],
+        },
+        {
           name: "ads-claude",
           match: { team: "ads", model: "claude-*" },
           prices: [{ model: "claude-test", input: 2.5, output: 11, cache_read: 0.25 }],

@@ -221,6 +221,83 @@ describe("GET /api/v1/spend", () => {
   });
 });
 
+describe("date-only bounds", () => {
+  it("a-date-alone-is-midnight-in-the-report's-time-zone (API and CLI), not UTC", async () => {
+    // 00:30 and 23:30 on 10 November in Berlin (UTC+1): the first and the last hour of its day.
+    await insert([
+      row({ timestamp: Date.UTC(2026, 10, 9, 23, 30) * 1000, team: "tz-team", cost_usd: "1", list_cost_usd: "1" }),
+      row({ timestamp: Date.UTC(2026, 10, 10, 22, 30) * 1000, team: "tz-team", cost_usd: "2", list_cost_usd: "2" }),
+      // 00:30 on the 11th in Berlin: the next day, outside the range.
+      row({ timestamp: Date.UTC(2026, 10, 10, 23, 30) * 1000, team: "tz-team", cost_usd: "4", list_cost_usd: "4" }),
+    ]);
+    const body = await get<{ rows: Row[]; meta: Row }>(
+      "/api/v1/spend?from=2026-11-10&to=2026-11-11&group_by=day&tz=Europe/Berlin&team=tz-team",
+    );
+    expect(body.rows.map((r) => [r["day"], r["calls"], Number(r["cost_usd"])])).toEqual([["2026-11-10", 2, 3]]);
+    expect(body.meta["from"]).toBe("2026-11-09T23:00:00.000Z");
+
+    const out = capture();
+    const err = capture();
+    const code = await runSpend(
+      [
+        "--by",
+        "day",
+        "--since",
+        "2026-11-10",
+        "--until",
+        "2026-11-11",
+        "--tz",
+        "Europe/Berlin",
+        "--team",
+        "tz-team",
+      ].concat(["--json", "--api-url", url]),
+      { stdout: out.stream, stderr: err.stream, now: NOW },
+    );
+    expect(code, err.text()).toBe(0);
+    const rows = (JSON.parse(out.text()) as { rows: Row[] }).rows;
+    expect(rows.map((r) => [r["day"], r["calls"], Number(r["cost_usd"])])).toEqual([["2026-11-10", 2, 3]]);
+  });
+});
+
+describe("limit", () => {
+  it("a-cut-answer-says-so-and-its-total-covers-every-group (API meta, CLI --limit)", async () => {
+    const t = Date.UTC(2026, 10, 12, 10) * 1000;
+    await insert(
+      ["lim-a", "lim-b", "lim-c"].map((team, i) =>
+        row({ timestamp: t + i, team, project: "limit-proj", cost_usd: `0.${i + 1}`, list_cost_usd: `0.${i + 1}` }),
+      ),
+    );
+    const q = "from=2026-11-12T00:00:00Z&to=2026-11-13T00:00:00Z&group_by=team&project=limit-proj";
+    const cut = await get<{ rows: Row[]; meta: Row }>(`/api/v1/spend?${q}&limit=2`);
+    expect(cut.rows.map((r) => r["team"])).toEqual(["lim-c", "lim-b"]);
+    expect(cut.meta).toMatchObject({ truncated: true, groups: 3 });
+    expect(cut.meta["total"]).toMatchObject({ calls: 3, cost_usd: "0.6", list_cost_usd: "0.6", unpriced_calls: 0 });
+    const whole = await get<{ rows: Row[]; meta: Row }>(`/api/v1/spend?${q}`);
+    expect(whole.meta).toMatchObject({ truncated: false, groups: 3 });
+    expect(whole.meta["total"]).toEqual(cut.meta["total"]);
+
+    const out = capture();
+    const err = capture();
+    const code = await runSpend(
+      [
+        "--by",
+        "team",
+        "--since",
+        "2026-11-12T00:00:00Z",
+        "--until",
+        "2026-11-13T00:00:00Z",
+        "--project",
+        "limit-proj",
+      ].concat(["--limit", "2", "--api-url", url]),
+      { stdout: out.stream, stderr: err.stream, now: NOW },
+    );
+    expect(code, err.text()).toBe(0);
+    const text = out.text();
+    expect(text).toMatch(/\ntotal\s+3\s+300\s+30\s+\$0\.6000\s+0\n/);
+    expect(text).toContain("showing the 2 costliest of 3 groups (--limit); the total covers all of them.");
+  });
+});
+
 describe("rollup", () => {
   it("a batch replayed with its deduplication token is counted once in llm_calls and in the rollup", async () => {
     const batch = [0, 1, 2].map((i) =>
@@ -276,6 +353,27 @@ describe("forecast, savings, anomalies", () => {
     expect(steady?.run_rate.daily_usd).toBeCloseTo(rate, 6);
     expect(steady?.projected_usd).toBeCloseTo((steady?.spent_usd ?? 0) + rate * (10 + 11.5 / 24), 4);
     expect(f.total.spent_usd).toBeGreaterThanOrEqual(210 + (steady?.spent_usd ?? 0));
+  });
+
+  it("new-spend-is-projected-at-its-own-rate: spend that started today or two days ago is not flattened by the zero days before it", async () => {
+    await insert([
+      // Started today (NOW is 12:30 UTC): $10 in the first 12.5 hours.
+      row({ timestamp: Date.UTC(2026, 10, 20, 10) * 1000, team: "newbie", cost_usd: "5" }),
+      row({ timestamp: Date.UTC(2026, 10, 20, 12) * 1000, team: "newbie", cost_usd: "5" }),
+      // Started on the 18th: $10 a day, nothing yet today.
+      row({ timestamp: Date.UTC(2026, 10, 18, 9) * 1000, team: "recent", cost_usd: "10" }),
+      row({ timestamp: Date.UTC(2026, 10, 19, 9) * 1000, team: "recent", cost_usd: "10" }),
+    ]);
+    const f = await get<MonthForecast>("/api/v1/spend/forecast?month=2026-11&tz=UTC");
+    const newbie = f.teams.find((t) => t.team === "newbie");
+    const recent = f.teams.find((t) => t.team === "recent");
+    const left = 10 + 11.5 / 24;
+    expect(newbie?.method).toBe("run_rate_today");
+    expect(newbie?.run_rate.daily_usd).toBeCloseTo(10 / (12.5 / 24), 5);
+    expect(newbie?.projected_usd).toBeCloseTo(10 + (10 / (12.5 / 24)) * left, 4);
+    expect(recent?.method).toBe("weighted_run_rate_7d");
+    expect(recent?.run_rate.daily_usd).toBeCloseTo(10, 6);
+    expect(recent?.projected_usd).toBeCloseTo(20 + 10 * left, 4);
   });
 
   it("savings: proxy cache hits at their would-be cost, prompt caching at input minus cache-read price", async () => {

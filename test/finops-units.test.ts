@@ -5,13 +5,16 @@ import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { runPrices } from "../collector/src/cli/prices.js";
 import { loadConfig } from "../collector/src/config/load-config.js";
-import { DEFAULT_CATALOG_URL } from "../collector/src/enrich/price-book.js";
+import { DEFAULT_CATALOG_URL, loadPriceBook } from "../collector/src/enrich/price-book.js";
+import { priceCall } from "../collector/src/enrich/pricing.js";
 import { anomalyScore } from "../collector/src/finops/anomalies.js";
+import { pricingSchema } from "../collector/src/finops/config.js";
 import { linearRegression, project, weightedRunRate } from "../collector/src/finops/forecast.js";
 import { decimalToNano, formatNanoUsd, nanoToDecimal } from "../collector/src/finops/money.js";
-import { serviceTierOf } from "../collector/src/finops/rating.js";
+import { createRater, serviceTierOf } from "../collector/src/finops/rating.js";
 import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
 import { formatTable } from "../collector/src/finops/table.js";
+import { parseTime } from "../collector/src/finops/time-arg.js";
 import { calendarWindow, fromLocal, localDate } from "../collector/src/finops/time-zone.js";
 
 function capture() {
@@ -104,6 +107,17 @@ describe("time zones", () => {
     // Sunday-start weeks.
     expect(calendarWindow(Date.UTC(2026, 10, 20), "week", "UTC", "sunday").start).toBe(Date.UTC(2026, 10, 15));
     expect(localDate(Date.UTC(2026, 10, 20, 23, 30), "Asia/Tokyo")).toBe("2026-11-21");
+  });
+});
+
+describe("time arguments", () => {
+  it("a-date-alone-starts-at-midnight-in-the-zone-given; times with an offset and durations are unchanged", () => {
+    const now = Date.UTC(2026, 11, 8, 12);
+    expect(parseTime("2026-12-01", now, { timeZone: "Europe/Berlin" })).toBe(Date.UTC(2026, 10, 30, 23));
+    expect(parseTime("2026-07-01", now, { timeZone: "America/New_York" })).toBe(Date.UTC(2026, 6, 1, 4));
+    expect(parseTime("2026-12-01", now)).toBe(Date.UTC(2026, 11, 1));
+    expect(parseTime("2026-12-01T00:00:00Z", now, { timeZone: "Europe/Berlin" })).toBe(Date.UTC(2026, 11, 1));
+    expect(parseTime("1d", now, { timeZone: "Europe/Berlin" })).toBe(now - 86_400_000);
   });
 });
 
@@ -217,5 +231,51 @@ describe("FinOps schema", () => {
     expect(ddl).toContain("ENGINE = Distributed(prod, tm, llm_calls_daily_local, rand())");
     expect(ddl).toContain("TO tm.llm_calls_hourly_local AS");
     expect(ddl).toContain("FROM tm.llm_calls_local AS c");
+  });
+});
+
+describe("contract rates", () => {
+  // README's example: claude-sonnet-4-5 at 2.4 / 12 / cache read 0.24 (80% of list), no cache_write.
+  const book = loadPriceBook();
+  const rater = createRater(
+    book,
+    pricingSchema.parse({
+      contracts: [
+        {
+          name: "search-claude",
+          match: { team: "search" },
+          prices: [{ model: "claude-sonnet-4-5", input: 2.4, output: 12, cache_read: 0.24 }],
+        },
+      ],
+    }),
+  );
+  const rate = (input: number, cacheRead: number, cacheWrite: number, output: number) => {
+    const call = {
+      timestamp: Date.UTC(2026, 5, 1) * 1000,
+      team: "search",
+      project: "",
+      provider: "anthropic",
+      request_model: "claude-sonnet-4-5",
+      response_model: "",
+      input_tokens: input,
+      output_tokens: output,
+      cache_read_tokens: cacheRead,
+      cache_write_tokens: cacheWrite,
+      reasoning_tokens: 0,
+      tags: {},
+      request_params: "{}",
+    };
+    const p = priceCall({ ...call, timestampUs: call.timestamp }, book);
+    const r = rater.rate({ ...call, price_id: p.price_id });
+    return [r?.list_cost_usd, r?.cost_usd];
+  };
+
+  it("negotiated-rates-keep-the-long-context-tier-premium-and-the-cache-write-premium", () => {
+    // Above 200k the list bills 6 / 22.5 / read 0.6 / write 7.5: the contract keeps those
+    // ratios to its base rates, 4.8 / 18 / 0.48 / 6 (write: 7.5 x 2.4/3).
+    // 180k uncached x 4.8 + 50k x 0.48 + 20k x 6 + 3k x 18 = 0.864 + 0.024 + 0.12 + 0.054.
+    expect(rate(250_000, 50_000, 20_000, 3_000)).toEqual(["1.3275", "1.062"]);
+    // Standard context: 30k x 2.4 + 50k x 0.24 + 20k x 3 (3.75 x 2.4/3) + 3k x 12.
+    expect(rate(100_000, 50_000, 20_000, 3_000)).toEqual(["0.225", "0.18"]);
   });
 });

@@ -30,6 +30,7 @@ export interface Harness {
 
 export interface HarnessOptions {
   proxy?: ConfigInput["proxy"];
+  pricing?: ConfigInput["pricing"];
   hooks?: PreRequestHook[];
   env?: Record<string, string>;
   /** Wraps the in-process sink (to make it fail, or to observe spans). */
@@ -41,6 +42,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const fake = await startFakeProvider();
   const config = testConfig(dir, {
     proxy: { openaiBaseUrl: `${fake.url}/v1`, anthropicBaseUrl: `${fake.url}/v1`, ...opts.proxy },
+    ...(opts.pricing ? { pricing: opts.pricing } : {}),
   });
   let logText = "";
   const logStream = new Writable({

@@ -360,6 +360,7 @@ function buildCall(rng: Random, plan: CallPlan, price: DemoPricer): { call: LlmC
     reasoning_tokens: reasoning,
     tokens_estimated: estimated ? 1 : 0,
     cost_usd: priced.cost_usd,
+    list_cost_usd: priced.cost_usd,
     reported_cost_usd: reportedCost,
     priced: priced.priced,
     price_id: priced.price_id,

@@ -200,9 +200,10 @@ export async function evaluateRule(rule: Rule, ctx: EvaluationContext): Promise<
         .filter((s) => !rule.budget || rule.budget.includes(s.budget))
         .map((s) => {
           const used = rule.measure === "spent" ? s.spent_usd : s.forecast_usd;
+          const exact = rule.measure === "spent" ? s.used_ratio : s.forecast_ratio;
           return {
             labels: compact({ ...s.labels, budget: s.budget }),
-            value: used === null || !(s.limit_usd > 0) ? null : used / s.limit_usd,
+            value: exact !== undefined ? exact : used === null || !(s.limit_usd > 0) ? null : used / s.limit_usd,
             statistic: rule.measure === "spent" ? "budget_used" : "budget_forecast",
             details: {
               spent_usd: s.spent_usd,

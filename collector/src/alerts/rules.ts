@@ -228,9 +228,14 @@ export type BudgetRule = Extract<Rule, { kind: "budget" }>;
 export type CostAnomalyRule = Extract<Rule, { kind: "cost_anomaly" }>;
 export type RuleOp = ">" | ">=" | "<" | "<=";
 
-/** Comparison of a rule: only threshold rules choose; every other kind fires above. */
+/**
+ * Comparison of a rule: only threshold rules choose. A budget rule fires when the budget reaches
+ * its share of the limit, as the budget's status counts a threshold crossed (used >= t): spend
+ * exactly at the limit is "exceeded" there and must page here. Every other kind fires above.
+ */
 export function ruleOp(rule: Rule): RuleOp {
-  return rule.kind === "threshold" ? rule.op : ">";
+  if (rule.kind === "threshold") return rule.op;
+  return rule.kind === "budget" ? ">=" : ">";
 }
 
 /** The threshold a rule fires at (model changes: any new model). */

@@ -17,6 +17,14 @@ export interface BudgetStatus {
   spent_usd: number;
   /** Expected spend by the end of the period; null when there is no forecast yet. */
   forecast_usd: number | null;
+  /**
+   * spent / limit from the unrounded spend, when the source has it: the ratio the budget's own
+   * status compares, so a rule at 100% fires exactly when the budget says exceeded. Without it
+   * the rule divides the rounded spent_usd.
+   */
+  used_ratio?: number;
+  /** forecast / limit likewise. */
+  forecast_ratio?: number | null;
 }
 
 export interface BudgetStatusSource {

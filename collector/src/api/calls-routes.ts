@@ -78,7 +78,7 @@ export const MAX_RESPONSE_CONTENT_CHARS = 32 * 1024 * 1024;
 
 /** Columns of llm_calls returned by the API (content optional: it can be large). */
 const META_COLUMNS =
-  "timestamp, trace_id, span_id, parent_span_id, service, environment, team, project, user_id, session_id, feature, source, convention, provider, operation, request_model, response_model, response_id, prompt_name, prompt_version, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, cost_usd, reported_cost_usd, priced, price_id, duration_ms, ttft_ms, streamed, status, error_type, finish_reason, http_status, request_params, redacted, cache_hit, tags";
+  "timestamp, trace_id, span_id, parent_span_id, service, environment, team, project, user_id, session_id, feature, source, convention, provider, operation, request_model, response_model, response_id, prompt_name, prompt_version, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, cost_usd, list_cost_usd, reported_cost_usd, priced, price_id, duration_ms, ttft_ms, streamed, status, error_type, finish_reason, http_status, request_params, redacted, cache_hit, tags";
 
 /** The size of a call's content in llm_calls, selected in place of the content itself (see attachContent). */
 const CONTENT_SIZE_COLUMN = ", length(input) + length(output) AS content_chars";

@@ -22,6 +22,16 @@ export const timeParam = z
   })
   .optional();
 
+/**
+ * Unix µs of a bound given as a date alone ("2026-12-01"), at midnight in `timeZone`; undefined
+ * for any other value (timeParam's reading of it stands). For reports bucketed by local day.
+ */
+export function localDateBound(raw: unknown, timeZone: string): number | undefined {
+  if (typeof raw !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(raw.trim())) return undefined;
+  const ms = parseTime(raw, Date.now(), { timeZone });
+  return ms === undefined ? undefined : ms * 1000;
+}
+
 /** Unix ms of a time bound (see timeParam), or undefined when it is none. */
 export function parseTimeBound(text: string, now: number): number | undefined {
   const t = text.trim();

@@ -10,7 +10,7 @@ import { forecastMonth } from "../finops/forecast.js";
 import { reprice } from "../finops/reprice.js";
 import { querySavings } from "../finops/savings.js";
 import { GROUP_KEYS, type GroupKey, querySpend } from "../finops/spend.js";
-import { parseOrThrow, timeParam } from "./query-params.js";
+import { localDateBound, parseOrThrow, timeParam } from "./query-params.js";
 
 /**
  * FinOps read API and the reprice admin endpoint:
@@ -23,7 +23,7 @@ import { parseOrThrow, timeParam } from "./query-params.js";
  *   POST /api/v1/admin/reprice  {from, to, model?, dry_run?, catalog?}  -> NDJSON progress, then the result
  *
  * Times are ISO-8601 or Unix epoch (s or ms); `to` defaults to now and `from` to 30 days before
- * (from the start of that hour).
+ * (from the start of that hour). A date alone on spend and savings is midnight in `tz`.
  */
 
 const DAY_US = 86_400_000_000;
@@ -75,12 +75,18 @@ const repriceBody = z.strictObject({
 
 const HOUR_US = 3_600_000_000;
 
-/** Default range: the last 30 days, from the start of that hour (whole hours read the rollup). */
-function range(q: { from?: number | undefined; to?: number | undefined }, now: number) {
-  const toUs = q.to ?? now * 1000;
-  const fromUs = q.from ?? Math.floor((toUs - 30 * DAY_US) / HOUR_US) * HOUR_US;
+/**
+ * Default range: the last 30 days, from the start of that hour (whole hours read the rollup).
+ * A bound given as a date alone is midnight in the report's time zone, where its days start.
+ */
+function range(q: { from?: number | undefined; to?: number | undefined }, now: number, raw: unknown, timezone: string) {
+  const given = (raw ?? {}) as Record<string, unknown>;
+  const to = localDateBound(given["to"], timezone) ?? q.to;
+  const from = localDateBound(given["from"], timezone) ?? q.from;
+  const toUs = to ?? now * 1000;
+  const fromUs = from ?? Math.floor((toUs - 30 * DAY_US) / HOUR_US) * HOUR_US;
   if (!(fromUs < toUs)) throw ERR_BAD_REQUEST("from must be before to");
-  return { fromUs, toUs, openEnded: q.to === undefined };
+  return { fromUs, toUs, openEnded: to === undefined };
 }
 
 export function registerSpendRoutes(
@@ -92,9 +98,9 @@ export function registerSpendRoutes(
 
   app.get("/api/v1/spend", { preHandler }, async (request) => {
     const q = parseOrThrow(spendQuery, request.query);
-    const { fromUs, toUs, openEnded } = range(q, finops.clock());
     const timezone = q.tz ?? finops.timezone;
-    const { rows, source } = await querySpend(finops.client, finops.database, {
+    const { fromUs, toUs, openEnded } = range(q, finops.clock(), request.query, timezone);
+    const { rows, source, total, groups, truncated } = await querySpend(finops.client, finops.database, {
       fromUs,
       toUs,
       openEnded,
@@ -110,6 +116,10 @@ export function registerSpendRoutes(
         to: new Date(toUs / 1000).toISOString(),
         timezone,
         source,
+        // `limit` (default 10,000) cuts the rows, never the total: it covers every group.
+        groups,
+        truncated,
+        total,
       },
     };
   });
@@ -129,13 +139,9 @@ export function registerSpendRoutes(
 
   app.get("/api/v1/savings", { preHandler }, async (request) => {
     const q = parseOrThrow(z.object({ from: timeParam, to: timeParam, tz }), request.query);
-    const { fromUs, toUs } = range(q, finops.clock());
-    return querySavings(finops.client, finops.database, {
-      fromUs,
-      toUs,
-      book: finops.book,
-      timezone: q.tz ?? finops.timezone,
-    });
+    const timezone = q.tz ?? finops.timezone;
+    const { fromUs, toUs } = range(q, finops.clock(), request.query, timezone);
+    return querySavings(finops.client, finops.database, { fromUs, toUs, book: finops.book, timezone });
   });
 
   app.get("/api/v1/export/focus", { preHandler }, async (request, reply) => {

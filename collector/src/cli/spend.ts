@@ -3,7 +3,7 @@ import { ERR_BAD_REQUEST } from "../errors.js";
 import type { Backend } from "../finops/cli-backend.js";
 import { forecastMonth, type MonthForecast, type Projection } from "../finops/forecast.js";
 import { querySavings, type SavingsReport, type SavingsRow } from "../finops/savings.js";
-import { GROUP_KEYS, type GroupKey, querySpend, type SpendRow } from "../finops/spend.js";
+import { GROUP_KEYS, type GroupKey, querySpend, type SpendRow, type SpendTotal } from "../finops/spend.js";
 import { type Column, formatTable, int, usd } from "../finops/table.js";
 import { parseTimeArg } from "../finops/time-arg.js";
 import { BACKEND_OPTIONS, type CliIo, runFinopsCommand } from "./finops-command.js";
@@ -12,9 +12,11 @@ const USAGE = `usage: tokenmeter spend [options]
 
   --by KEYS        group by team,project,model,provider,user_id,day (default: team)
   --since T        start: a duration back from now (30d, 12h; from the start of that hour) or an
-                   ISO date (default 30d)
-  --until T        end (default now)
+                   ISO date or time (default 30d); a date alone is midnight in --tz
+  --until T        end (default now; a date alone is midnight in --tz)
   --tz ZONE        time zone for "day" (default budgets.timezone)
+  --limit N        at most N rows, the costliest first (default 10000); the total still covers
+                   every group, and a cut table says so
   --team T  --project P  --provider P  --model M     filters
   --forecast       month-end projection per team instead (--month YYYY-MM, default this month)
   --savings        cost avoided by the proxy cache and provider prompt caching, per team
@@ -59,10 +61,11 @@ export function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
         throw ERR_BAD_REQUEST(`--by: unknown key "${k}"; expected ${GROUP_KEYS.join(", ")}`);
       }
     }
-    const from = parseTimeArg(values.since ?? "30d", now, "--since", { hourAligned: true });
-    const to = values.until ? parseTimeArg(values.until, now, "--until") : now;
-    if (!(from < to)) throw ERR_BAD_REQUEST("--since must be before --until");
     const timezone = values.tz ?? config.budgets.timezone;
+    // A date alone is midnight in the report's zone, where its "day" rows start.
+    const from = parseTimeArg(values.since ?? "30d", now, "--since", { hourAligned: true, timeZone: timezone });
+    const to = values.until ? parseTimeArg(values.until, now, "--until", { timeZone: timezone }) : now;
+    if (!(from < to)) throw ERR_BAD_REQUEST("--since must be before --until");
     const backend = await connect(config, values);
 
     if (values.forecast) {
@@ -78,6 +81,9 @@ export function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
 
     const filter = { team: values.team, project: values.project, provider: values.provider, model: values.model };
     let rows: SpendRow[];
+    let total: SpendTotal;
+    let truncated: boolean;
+    let groups: number;
     if (backend.kind === "api") {
       const qs = new URLSearchParams({
         from: new Date(from).toISOString(),
@@ -87,22 +93,25 @@ export function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
       if (values.until) qs.set("to", new Date(to).toISOString());
       if (values.limit) qs.set("limit", values.limit);
       for (const [k, v] of Object.entries(filter)) if (v !== undefined) qs.set(k, v);
-      rows = ((await (await backend.request("GET", `/api/v1/spend?${qs}`)).json()) as { rows: SpendRow[] }).rows;
+      const body = (await (await backend.request("GET", `/api/v1/spend?${qs}`)).json()) as {
+        rows: SpendRow[];
+        meta: { total: SpendTotal; truncated: boolean; groups: number };
+      };
+      ({ rows } = body);
+      ({ total, truncated, groups } = body.meta);
     } else {
-      rows = (
-        await querySpend(backend.finops.client, backend.finops.database, {
-          fromUs: from * 1000,
-          toUs: to * 1000,
-          openEnded: !values.until,
-          groupBy: groupBy as GroupKey[],
-          timezone,
-          filter,
-          limit: values.limit ? Number(values.limit) : undefined,
-        })
-      ).rows;
+      ({ rows, total, truncated, groups } = await querySpend(backend.finops.client, backend.finops.database, {
+        fromUs: from * 1000,
+        toUs: to * 1000,
+        openEnded: !values.until,
+        groupBy: groupBy as GroupKey[],
+        timezone,
+        filter,
+        limit: values.limit ? Number(values.limit) : undefined,
+      }));
     }
     if (values.json) {
-      stdout.write(`${JSON.stringify({ rows }, null, 2)}\n`);
+      stdout.write(`${JSON.stringify({ rows, total, truncated, groups }, null, 2)}\n`);
       return 0;
     }
     stdout.write(
@@ -110,8 +119,13 @@ export function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
         backend.kind === "api" ? ` (via ${backend.baseUrl})` : ""
       }\n\n`,
     );
-    stdout.write(rows.length ? spendTable(rows, groupBy as GroupKey[]) : "no calls in this range\n");
-    const unpriced = rows.reduce((n, r) => n + Number(r.unpriced_calls), 0);
+    stdout.write(rows.length ? spendTable(rows, groupBy as GroupKey[], total) : "no calls in this range\n");
+    if (truncated) {
+      stdout.write(
+        `\nshowing the ${int(rows.length)} costliest of ${int(groups)} groups (--limit); the total covers all of them.\n`,
+      );
+    }
+    const unpriced = Number(total.unpriced_calls);
     if (unpriced > 0) {
       stdout.write(`\n${int(unpriced)} call(s) have no price and are not in cost_usd (see unpriced).\n`);
     }
@@ -119,7 +133,8 @@ export function runSpend(argv: string[], io: CliIo = {}): Promise<number> {
   });
 }
 
-export function spendTable(rows: readonly SpendRow[], keys: readonly GroupKey[]): string {
+/** The rows as a table, ending in `total` (every group's, not only the rows shown) when grouped. */
+export function spendTable(rows: readonly SpendRow[], keys: readonly GroupKey[], total: SpendTotal): string {
   const columns: Column<SpendRow>[] = [
     ...keys.map((k) => ({ header: k, value: (r: SpendRow) => (r[k] === "" ? "(none)" : (r[k] ?? "")) })),
     { header: "calls", value: (r) => int(r.calls), align: "right" },
@@ -128,21 +143,10 @@ export function spendTable(rows: readonly SpendRow[], keys: readonly GroupKey[])
     { header: "cost_usd", value: (r) => usd(r.cost_usd), align: "right" },
     { header: "unpriced", value: (r) => int(r.unpriced_calls), align: "right" },
   ];
-  const sum = (pick: (r: SpendRow) => number) => rows.reduce((n, r) => n + pick(r), 0);
-  const total: SpendRow = {
-    calls: sum((r) => Number(r.calls)),
-    input_tokens: sum((r) => Number(r.input_tokens)),
-    output_tokens: sum((r) => Number(r.output_tokens)),
-    cache_read_tokens: 0,
-    cost_usd: String(sum((r) => Number(r.cost_usd))),
-    list_cost_usd: "0",
-    unpriced_calls: sum((r) => Number(r.unpriced_calls)),
-    cache_hit_calls: 0,
-    cache_hit_cost_usd: "0",
-  };
+  const totalRow: SpendRow = { ...total };
   const first = keys[0];
-  if (first) total[first] = "total";
-  return formatTable(columns, rows, keys.length ? total : undefined);
+  if (first) totalRow[first] = "total";
+  return formatTable(columns, rows, keys.length ? totalRow : undefined);
 }
 
 async function getForecast(backend: Backend, month: string | undefined, timezone: string, now: number) {
@@ -174,7 +178,7 @@ function forecastText(f: MonthForecast): string {
     ],
     rows,
   );
-  return `forecast for ${f.month} (${f.timezone}) as of ${f.as_of}\n\n${table}\nmethods: weighted_run_rate_7d = spent + trailing 7-day weighted daily rate x days left; linear_regression = least-squares line through this month's days (used with >= 7 days and R^2 >= 0.5)\n`;
+  return `forecast for ${f.month} (${f.timezone}) as of ${f.as_of}\n\n${table}\nmethods: weighted_run_rate_7d = spent + trailing 7-day weighted daily rate x days left (from the first day with spend); run_rate_today = spend that started today, at today's rate so far; linear_regression = least-squares line through this month's days (used with >= 7 days and R^2 >= 0.5)\n`;
 }
 
 async function getSavings(backend: Backend, from: number, to: number, timezone: string): Promise<SavingsReport> {

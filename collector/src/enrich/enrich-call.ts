@@ -77,6 +77,9 @@ export function createCallEnricher(book: PriceBook): (call: NormalizedCall) => L
       reasoning_tokens: call.reasoning_tokens,
       tokens_estimated: tokensEstimated,
       cost_usd: price.cost_usd,
+      // The catalog cost is the list cost too until contracts and service tiers are applied
+      // (finops/rating.ts withContractPricing).
+      list_cost_usd: price.cost_usd,
       reported_cost_usd: reportedCost(call.reportedCostUsd),
       priced: price.priced,
       price_id: price.price_id,

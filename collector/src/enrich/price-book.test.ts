@@ -148,6 +148,28 @@ describe("lookup: exact ids, aliases and snapshots", () => {
     expect(priceId("mistral_ai", "mistral-large-2411")).toBe("mistral/mistral-large-2411@2024-11-18");
   });
 
+  it("an-old-snapshot-the-catalog-does-not-list-is-unpriced-not-priced-as-the-newest-model", () => {
+    for (const model of [
+      "mistral-large-2407",
+      "mistral-small-2409",
+      "mistral-small-2402",
+      "mistral-medium-2312",
+      "codestral-2405",
+      "gpt-3.5-turbo-0613",
+      "gpt-3.5-turbo-1106",
+      "grok-3-0101",
+    ]) {
+      expect(
+        priceId(model.startsWith("gpt") ? "openai" : model.startsWith("grok") ? "x_ai" : "mistral_ai", model),
+        model,
+      ).toBe("");
+    }
+    // Snapshots listed as aliases, at the price they share.
+    expect(priceId("mistral_ai", "mistral-small-2506")).toBe("mistral/mistral-small@2025-03-17");
+    expect(priceId("openai", "gpt-3.5-turbo-0125")).toBe("openai/gpt-3.5-turbo@2024-01-25");
+    expect(priceId("openai", "gpt-4-0314")).toBe("openai/gpt-4@2023-03-14");
+  });
+
   it("strips path prefixes", () => {
     expect(priceId("", "openai/gpt-4o")).toBe("openai/gpt-4o@2024-08-06");
     expect(priceId("gcp.gemini", "models/gemini-2.5-pro")).toBe("google/gemini-2.5-pro@2025-03-25");
@@ -221,7 +243,27 @@ describe("lookup: providers", () => {
   it("falls back to any provider: OpenAI-compatible clients report 'openai' for other vendors", () => {
     expect(priceId("openai", "deepseek-chat")).toBe("deepseek/deepseek-chat@2026-04-26");
     expect(priceId("", "claude-haiku-4-5")).toBe("anthropic/claude-haiku-4-5@2025-10-15");
-    expect(priceId("vllm", "llama-3.3-70b-versatile")).toBe("groq/llama-3.3-70b-versatile@2024-12-06");
+    expect(priceId("acme-gateway", "llama-3.3-70b-versatile")).toBe("groq/llama-3.3-70b-versatile@2024-12-06");
+  });
+
+  it("self-hosted-models-never-borrow-a-host's-price: vLLM, Ollama and the like stay unpriced", () => {
+    for (const [provider, model] of [
+      ["vllm", "openai/gpt-oss-120b"],
+      ["vllm", "meta-llama/Llama-4-Scout-17B-16E-Instruct"],
+      ["vllm", "Qwen/Qwen3-32B"],
+      ["vllm", "deepseek-ai/DeepSeek-V3"],
+      ["vllm", "llama-3.3-70b-versatile"],
+      ["ollama", "gpt-oss-120b"],
+      ["ollama", "gpt-oss:120b"],
+      ["self-hosted", "deepseek-chat"],
+      ["lm_studio", "openai/gpt-oss-20b"],
+      ["llama.cpp", "claude-haiku-4-5"],
+    ]) {
+      expect(priceId(provider ?? "", model ?? ""), `${provider}|${model}`).toBe("");
+    }
+    // A catalog may still price a self-hosting provider under its own name.
+    const own = createPriceBook(catalog(entry({ id: "vllm/m", provider: "vllm", model: "m" })));
+    expect(own.lookup("vllm", "m", AT)?.id).toBe("vllm/m");
   });
 
   it("unknown models have no price", () => {

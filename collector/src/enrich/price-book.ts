@@ -222,6 +222,29 @@ const PRICE_SCOPES: Readonly<Record<string, readonly string[]>> = {
   "gcp.vertex_ai": ["gcp.gemini", "anthropic"],
 };
 
+/**
+ * Runtimes that serve models on the organization's own hardware. Their calls cost what the
+ * hardware costs, which no catalog knows, so they never borrow a host's per-token price for
+ * the same open-weights model (Groq's or Together's for gpt-oss or Llama): that would report a
+ * bill no one sends. Unknown is not zero, and not someone else's price either.
+ */
+const SELF_HOSTED_PROVIDERS: ReadonlySet<string> = new Set([
+  "vllm",
+  "ollama",
+  "lm_studio",
+  "lmstudio",
+  "llama.cpp",
+  "llama_cpp",
+  "llamacpp",
+  "tgi",
+  "text_generation_inference",
+  "sglang",
+  "localai",
+  "self-hosted",
+  "self_hosted",
+  "selfhosted",
+]);
+
 function normalizeProvider(provider: string): string {
   const p = provider.trim().toLowerCase();
   return PROVIDER_SPELLINGS[p] ?? p;
@@ -237,8 +260,12 @@ const SNAPSHOT_SUFFIXES: readonly RegExp[] = [
   /-\d{8}$/, // Anthropic: claude-sonnet-4-5-20250929
   /-(?:preview|exp)-\d{2}-(?:\d{2}|\d{4})$/, // Gemini: -preview-06-05, -preview-09-2025
   /-(?:latest|preview|exp|beta)$/,
-  /-\d{3,4}$/, // -001 (Gemini), -0613 (OpenAI), -2411 (Mistral), -0709 (xAI)
+  /-\d{3}$/, // -001 (Gemini's stable revisions, billed at their model's price)
 ];
+// Four-digit snapshots (OpenAI -0613, Mistral -2407, xAI -0709) are not stripped: an older
+// snapshot was often billed differently from the model's current price (mistral-large-2407 at
+// 2/6 against Large 3's 0.5/1.5, gpt-3.5-turbo-0613 at 1.5/2), so one the catalog does not
+// list as an entry or alias stays unpriced rather than taking the newest price.
 
 // Bedrock: [region.]vendor.model[-vN][:M], e.g. us.anthropic.claude-3-5-sonnet-20241022-v2:0
 const BEDROCK_ID =
@@ -349,8 +376,10 @@ class IndexedPriceBook implements PriceBook {
 
   /**
    * Every chain the model's name candidates reach, provider-scoped ones first, then any
-   * provider (OpenAI-compatible clients often report "openai" for DeepSeek, Groq, ...). A chain
-   * with no entry in force at the call's time falls through to the next one.
+   * provider (OpenAI-compatible clients often report "openai" for DeepSeek, Groq, ...), except
+   * for self-hosting runtimes (SELF_HOSTED_PROVIDERS), which only get prices a catalog lists
+   * under their own name. A chain with no entry in force at the call's time falls through to
+   * the next one.
    */
   private resolve(provider: string, model: string): Chain[] {
     const names = nameCandidates(model);
@@ -365,6 +394,7 @@ class IndexedPriceBook implements PriceBook {
       if (names2chain === undefined) continue;
       for (const name of names) push(names2chain.get(name));
     }
+    if (SELF_HOSTED_PROVIDERS.has(p)) return found;
     for (const name of names) push(this.anyProvider.get(name));
     return found;
   }

@@ -16,6 +16,13 @@ const DAY = 86_400_000;
  * (rebuilding counters), and per day over the last week (forecasts). Reads the hourly rollup
  * whenever the scope allows (team, project, provider, model), llm_calls otherwise.
  */
+/** A budget's spend in its window; for calendar windows the 7 complete days before today and today so far. */
+export interface WindowSpend {
+  spentNano: bigint;
+  trailing: number[] | null;
+  today: number;
+}
+
 export class ClickHouseBudgetSpend implements BudgetSpendSource {
   readonly #client: ClickHouseClient;
   readonly #database: string;
@@ -72,7 +79,7 @@ GROUP BY b`;
   }
 
   /**
-   * Spent-in-window and the trailing 7 days for many budgets at once. Every budget the rollup
+   * Spent-in-window, the trailing 7 days and today so far for many budgets at once. Every budget the rollup
    * can answer (scope on team, project, provider, model; calendar windows in whole-hour zones)
    * is read by one scan of the rollup, hour by hour with one sumIf per budget; a rolling
    * window's partial first hour comes from llm_calls. The others are asked one by one.
@@ -80,8 +87,8 @@ GROUP BY b`;
   async status(
     items: readonly { def: BudgetDefinition; window: BudgetWindow }[],
     now: number,
-  ): Promise<Map<string, { spentNano: bigint; trailing: number[] | null }>> {
-    const out = new Map<string, { spentNano: bigint; trailing: number[] | null }>();
+  ): Promise<Map<string, WindowSpend>> {
+    const out = new Map<string, WindowSpend>();
     const batched: (typeof items)[number][] = [];
     const single: (typeof items)[number][] = [];
     for (const item of items) {
@@ -95,11 +102,11 @@ GROUP BY b`;
     }
     await Promise.all([
       ...single.map(async ({ def, window }) => {
-        const [spentNano, trailing] = await Promise.all([
+        const [spentNano, days] = await Promise.all([
           this.windowSpent(def, window, now),
           window.kind === "calendar" ? this.trailingDays(def, window.timezone, now) : Promise.resolve(null),
         ]);
-        out.set(def.name, { spentNano, trailing });
+        out.set(def.name, { spentNano, trailing: days?.complete ?? null, today: days?.today ?? 0 });
       }),
       // Calendar windows in zones whose days are UTC days start and split at UTC midnights:
       // the daily rollup answers them with ~24 times fewer rows.
@@ -122,7 +129,7 @@ GROUP BY b`;
   async #batch(
     items: readonly { def: BudgetDefinition; window: BudgetWindow }[],
     now: number,
-    out: Map<string, { spentNano: bigint; trailing: number[] | null }>,
+    out: Map<string, WindowSpend>,
     source: "hourly" | "daily",
   ): Promise<void> {
     if (items.length === 0) return;
@@ -185,35 +192,46 @@ SETTINGS output_format_json_quote_64bit_integers = 0`;
     plans.forEach((p, i) => {
       let spent = edges[i] ?? 0n;
       const trailing = p.days ? new Array<number>(p.days.length - 1).fill(0) : null;
+      const todayStart = p.days?.[p.days.length - 1] ?? Number.POSITIVE_INFINITY;
+      let today = 0;
       for (const r of hours) {
         const h = Number(r["h"]);
         const v = decimalToNano(r[`b${i}`]);
         if (v === 0n) continue;
         if (h >= p.from) spent += v;
+        if (h >= todayStart) today += Number(v) / 1e9;
         if (p.days && trailing) {
           for (let d = 0; d < p.days.length - 1; d++) {
             if (h >= (p.days[d] ?? 0) && h < (p.days[d + 1] ?? 0)) trailing[d] = (trailing[d] ?? 0) + Number(v) / 1e9;
           }
         }
       }
-      out.set(p.def.name, { spentNano: spent, trailing });
+      out.set(p.def.name, { spentNano: spent, trailing, today });
     });
   }
 
-  /** Spend of the 7 complete local days before today, oldest first. */
-  async trailingDays(def: BudgetDefinition, timezone: string, now: number): Promise<number[]> {
+  /** Spend of the 7 complete local days before today, oldest first, and of today so far. */
+  async trailingDays(
+    def: BudgetDefinition,
+    timezone: string,
+    now: number,
+  ): Promise<{ complete: number[]; today: number }> {
     const today = calendarWindow(now, "day", timezone);
     const from = calendarWindow(today.start - 7 * 86_400_000 + 3_600_000, "day", timezone).start;
     const { rows } = await querySpend(this.#client, this.#database, {
       fromUs: from * 1000,
-      toUs: today.start * 1000,
+      toUs: now * 1000,
+      openEnded: true,
       groupBy: ["day"],
       timezone,
       filter: scopeFilter(def.scope),
       route: this.#route,
     });
     const byDay = new Map(rows.map((r) => [r.day ?? "", Number(r.cost_usd)]));
-    return localDays(from, today.start, timezone).map((d) => byDay.get(localDate(d, timezone)) ?? 0);
+    return {
+      complete: localDays(from, today.start, timezone).map((d) => byDay.get(localDate(d, timezone)) ?? 0),
+      today: byDay.get(localDate(today.start, timezone)) ?? 0,
+    };
   }
 }
 

@@ -1,12 +1,13 @@
 import type { BudgetStatus, BudgetStatusSource } from "../alerts/sources.js";
 import type { Logger } from "../logger.js";
 import type { BudgetEnforcer } from "./budget-enforcer.js";
-import type { ClickHouseBudgetSpend } from "./budget-spend.js";
+import type { ClickHouseBudgetSpend, WindowSpend } from "./budget-spend.js";
 import type { CounterValues } from "./budget-store.js";
 import { type BudgetWindow, describeScope, scopeLabels } from "./budget-window.js";
 import type { BudgetDefinition } from "./config.js";
-import { weightedRunRate } from "./forecast.js";
+import { dailySpendRate } from "./forecast.js";
 import { nanoToNumber } from "./money.js";
+import { calendarWindow } from "./time-zone.js";
 
 /**
  * Budget status for GET /api/v1/budgets and the alert engine (BudgetStatusSource): spent,
@@ -56,6 +57,10 @@ export class BudgetStatusService implements BudgetStatusSource {
   }
 
   async list(now = this.#enforcer.now()): Promise<BudgetView[]> {
+    return (await this.#list(now)).map((v) => v.view);
+  }
+
+  async #list(now: number): Promise<Array<{ view: BudgetView; used: number; forecastRatio: number | null }>> {
     const defs = this.#enforcer.definitions;
     const windows = defs.map((d) => this.#enforcer.window(d, now));
     const [spent, counters] = await Promise.all([
@@ -82,9 +87,9 @@ export class BudgetStatusService implements BudgetStatusSource {
     def: BudgetDefinition,
     w: BudgetWindow,
     now: number,
-    clickhouse: { spentNano: bigint; trailing: number[] | null } | null,
+    clickhouse: WindowSpend | null,
     counters: CounterValues | undefined,
-  ): BudgetView {
+  ): { view: BudgetView; used: number; forecastRatio: number | null } {
     const counterSpent = counters?.spentNano ?? 0n;
     const chSpent = clickhouse?.spentNano ?? null;
     const spentNano = chSpent === null || chSpent < counterSpent ? counterSpent : chSpent;
@@ -93,11 +98,14 @@ export class BudgetStatusService implements BudgetStatusSource {
     const used = spent / def.limitUsd;
     const crossed = def.thresholds.filter((t) => used >= t).sort((a, b) => a - b);
     const trailing = clickhouse?.trailing ?? null;
-    let forecast: number | null = null;
+    let forecastRaw: number | null = null;
     if (w.kind === "calendar" && trailing !== null) {
-      forecast = round6(spent + (weightedRunRate(trailing) * Math.max(0, w.end - now)) / 86_400_000);
+      const day = calendarWindow(now, "day", w.timezone);
+      const rate = dailySpendRate(trailing, clickhouse?.today ?? 0, (now - day.start) / (day.end - day.start));
+      forecastRaw = spent + (rate * Math.max(0, w.end - now)) / 86_400_000;
     }
-    return {
+    const forecast = forecastRaw === null ? null : round6(forecastRaw);
+    const view: BudgetView = {
       name: def.name,
       scope: describeScope(def.scope),
       labels: scopeLabels(def.scope),
@@ -119,16 +127,19 @@ export class BudgetStatusService implements BudgetStatusSource {
       forecast_method: forecast === null ? null : "weighted_run_rate_7d",
       spent_source: clickhouse === null ? "counters" : "clickhouse+counters",
     };
+    return { view, used, forecastRatio: forecastRaw === null ? null : forecastRaw / def.limitUsd };
   }
 
   async budgetStatus(now: number): Promise<BudgetStatus[]> {
-    return (await this.list(now)).map((v) => ({
+    return (await this.#list(now)).map(({ view: v, used, forecastRatio }) => ({
       budget: v.name,
       labels: v.labels,
       period: v.period,
       limit_usd: v.limit_usd,
       spent_usd: v.spent_usd,
       forecast_usd: v.forecast_usd,
+      used_ratio: used,
+      forecast_ratio: forecastRatio,
     }));
   }
 }

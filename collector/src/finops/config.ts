@@ -82,7 +82,10 @@ const contractSchema = z
       .default({}),
     /** Discount off list cost for covered calls without a negotiated price. */
     discountPercent: z.number().min(0).max(100).refine(sixDecimals, { message: "at most 6 decimals" }).optional(),
-    /** Negotiated rates that replace list prices for these models. */
+    /**
+     * Negotiated base rates for these models; long-context tiers and the kinds not named keep
+     * the list's ratios to them (rating.ts negotiatedRates).
+     */
     prices: z.array(contractPriceSchema).default([]),
     /** Contract term: calls starting before `from` or at/after `to` are not covered. */
     from: instant.optional(),

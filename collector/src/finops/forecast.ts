@@ -13,13 +13,21 @@ import { calendarWindow, fromLocal, localDate, localDays, localParts } from "./t
  *
  * The regression is the projection when the month has at least 7 complete days and the line
  * explains the days well (R^2 >= 0.5): a real trend. Otherwise the run rate is.
+ *
+ * Both read a series from its first day with spend: the zero days before a team's first call
+ * say nothing about its rate (a flat zero line "explains" them perfectly and would project no
+ * more spend). Spend that started today has no complete day yet: its rate is today's spend over
+ * the part of today gone (at least an hour), method "run_rate_today".
  */
 
 export const DAY_MS = 86_400_000;
 const MIN_REGRESSION_DAYS = 7;
 const MIN_R2 = 0.5;
 
-export type ForecastMethod = "weighted_run_rate_7d" | "linear_regression" | "actual";
+export type ForecastMethod = "weighted_run_rate_7d" | "run_rate_today" | "linear_regression" | "actual";
+
+/** Today's rate is taken over at least this fraction of the day, so a first minute's calls do not make a day of them. */
+const MIN_TODAY_ELAPSED = 1 / 24;
 
 /** Daily rate from up to 7 days (oldest first), weights 1..n toward the newest. */
 export function weightedRunRate(days: readonly number[]): number {
@@ -32,6 +40,17 @@ export function weightedRunRate(days: readonly number[]): number {
     den += i + 1;
   });
   return num / den;
+}
+
+/**
+ * A daily spend rate from complete days (oldest first) and today so far: the weighted run rate
+ * from the first day with spend (zero days before it say nothing about the rate), or, when
+ * spend started today, today's spend over the part of the day gone (at least an hour).
+ */
+export function dailySpendRate(complete: readonly number[], todaySpent: number, todayElapsed: number): number {
+  const first = complete.findIndex((v) => v !== 0);
+  if (first >= 0) return weightedRunRate(complete.slice(first));
+  return todaySpent > 0 ? todaySpent / Math.max(MIN_TODAY_ELAPSED, todayElapsed) : 0;
 }
 
 export interface Regression {
@@ -80,11 +99,16 @@ export interface ProjectionInput {
   todayLeft: number;
   /** Whole days after today until the period ends. */
   fullDaysLeft: number;
+  /** Today's spend so far; the rate when there is no complete day of spend yet. */
+  todaySpent?: number;
 }
 
 export function project(p: ProjectionInput): Projection {
   const daysLeft = p.todayLeft + p.fullDaysLeft;
-  const rate = weightedRunRate(p.trailingDays);
+  const fromToday = p.trailingDays.length === 0 && (p.todaySpent ?? 0) > 0 && p.todayLeft < 1;
+  const rate = fromToday
+    ? (p.todaySpent ?? 0) / Math.max(MIN_TODAY_ELAPSED, 1 - p.todayLeft)
+    : weightedRunRate(p.trailingDays);
   const runRate = { daily_usd: round6(rate), projected_usd: round6(p.spent + rate * daysLeft) };
   const reg = p.periodDays.length >= 3 ? linearRegression(p.periodDays) : null;
   let regression: Projection["linear_regression"] = null;
@@ -105,7 +129,7 @@ export function project(p: ProjectionInput): Projection {
   return {
     spent_usd: round6(p.spent),
     projected_usd: useRegression && regression ? regression.projected_usd : runRate.projected_usd,
-    method: useRegression ? "linear_regression" : "weighted_run_rate_7d",
+    method: useRegression ? "linear_regression" : fromToday ? "run_rate_today" : "weighted_run_rate_7d",
     run_rate: runRate,
     linear_regression: regression,
   };
@@ -164,6 +188,7 @@ export async function forecastMonth(
   });
   const days = localDays(trailingFrom, today.start, tz).map((d) => localDate(d, tz));
   const monthFirstDay = localDate(start, tz);
+  const todayDate = localDate(today.start, tz);
   const byTeam = new Map<string, Map<string, number>>();
   const total = new Map<string, number>();
   for (const r of rows) {
@@ -183,13 +208,17 @@ export async function forecastMonth(
   const projectSeries = (series: Map<string, number>): Projection => {
     let spent = 0;
     for (const [day, cost] of series) if (day >= monthFirstDay) spent += cost;
-    const complete = days.map((d) => series.get(d) ?? 0);
-    const periodDays = days.filter((d) => d >= monthFirstDay).map((d) => series.get(d) ?? 0);
+    // Complete days from the series' first one with spend (see the top of this file).
+    const first = days.findIndex((d) => (series.get(d) ?? 0) !== 0);
+    const since = first < 0 ? [] : days.slice(first);
+    const complete = since.map((d) => series.get(d) ?? 0);
+    const periodDays = since.filter((d) => d >= monthFirstDay).map((d) => series.get(d) ?? 0);
+    const todaySpent = series.get(todayDate) ?? 0;
     if (asOf >= end) {
       const p = project({ spent, periodDays, trailingDays: complete.slice(-7), todayLeft: 0, fullDaysLeft: 0 });
       return { ...p, projected_usd: p.spent_usd, method: "actual" };
     }
-    return project({ spent, periodDays, trailingDays: complete.slice(-7), todayLeft, fullDaysLeft });
+    return project({ spent, periodDays, trailingDays: complete.slice(-7), todayLeft, fullDaysLeft, todaySpent });
   };
   return {
     month,

@@ -213,7 +213,7 @@ export function costSql(points: readonly PricePoint[], pricing: PricingConfig, p
     const keep = `toInt128(${arrayLiteral(contracts.map((k) => k.keepPpm))}[${c}])`;
     const discounted = `intDiv(${listPico} * ${m} * ${keep} + toInt128(500000000000000), toInt128(1000000000000000))`;
     // Negotiated rates per (contract, price point); has = 0 where the contract has none.
-    const neg = contracts.map((k) => points.map((p) => negotiatedRates(k, p.entry.model)));
+    const neg = contracts.map((k) => points.map((p) => negotiatedRates(k, p)));
     const has = `${`[${neg.map((row) => `[${row.map((r) => (r ? 1 : 0)).join(", ")}]`).join(", ")}]`}[${c}][${idx}]`;
     const negRate = (pick: (r: NonNullable<(typeof neg)[number][number]>) => bigint) =>
       `toInt128([${neg.map((row) => arrayLiteral(row.map((r) => (r ? pick(r) : 0n)))).join(", ")}][${c}][${idx}])`;

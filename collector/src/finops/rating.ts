@@ -168,10 +168,57 @@ export function matchContract(
   return undefined;
 }
 
-/** Negotiated rates of a contract for a catalog model, if it has some. */
-export function negotiatedRates(contract: CompiledContract, catalogModel: string): Rates | undefined {
-  for (const p of contract.prices) if (p.model.test(catalogModel)) return p.rates;
-  return undefined;
+/** Rates with the catalog's fallbacks resolved (a kind without a price of its own bills as input or output). */
+function billedRates(r: Rates): Required<{ [K in keyof Rates]: bigint }> {
+  return {
+    input: r.input,
+    output: r.output,
+    cacheRead: r.cacheRead ?? r.input,
+    cacheWrite: r.cacheWrite ?? r.input,
+    reasoning: r.reasoning ?? r.output,
+  };
+}
+
+/** `x * num / den`, rounded half up; `num` when den is 0 (no list rate to take a ratio of). */
+function scale(x: bigint, num: bigint, den: bigint): bigint {
+  return den === 0n ? num : (x * num + den / 2n) / den;
+}
+
+/**
+ * A contract's rates for one catalog price point (an entry's base rates or one of its
+ * long-context tiers), if the contract has negotiated prices for the model.
+ *
+ * Negotiated prices are the base (standard-context) rates of the kinds they name. Everything
+ * else keeps the list's structure, scaled by the contract:
+ * - a long-context tier bills each kind at the negotiated rate times the list's tier premium
+ *   for that kind (Claude above 200k: input x2, output x1.5), not at the base rate;
+ * - a cache read or write the contract does not price keeps its list ratio to input (a cache
+ *   write is 1.25x input at Anthropic), scaled by negotiated / list input; reasoning without a
+ *   price of its own likewise follows output.
+ * So a contract at 80% of list on input and output bills a long-context call with cache writes
+ * at 80% of its list cost, never below the discount it names.
+ */
+export function negotiatedRates(
+  contract: CompiledContract,
+  point: Pick<PricePoint, "entry" | "rates">,
+): Rates | undefined {
+  const neg = contract.prices.find((p) => p.model.test(point.entry.model))?.rates;
+  if (neg === undefined) return undefined;
+  const base = billedRates(point.entry.base);
+  const here = billedRates(point.rates);
+  const named = (n: bigint, kind: keyof Rates) => scale(here[kind], n, base[kind]);
+  const input = named(neg.input, "input");
+  const output = named(neg.output, "output");
+  return {
+    input,
+    output,
+    cacheRead:
+      neg.cacheRead !== null ? named(neg.cacheRead, "cacheRead") : scale(here.cacheRead, neg.input, base.input),
+    cacheWrite:
+      neg.cacheWrite !== null ? named(neg.cacheWrite, "cacheWrite") : scale(here.cacheWrite, neg.input, base.input),
+    reasoning:
+      neg.reasoning !== null ? named(neg.reasoning, "reasoning") : scale(here.reasoning, neg.output, base.output),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +293,7 @@ export function rateWith(
   const contract = contracts.length === 0 ? undefined : matchContract(contracts, call);
   let effective = list;
   if (contract !== undefined) {
-    const negotiated = negotiatedRates(contract, point.entry.model);
+    const negotiated = negotiatedRates(contract, point);
     effective =
       negotiated !== undefined
         ? roundDiv(picoCost(call, negotiated) * m, NANO_DIVISOR)

@@ -17,6 +17,8 @@ import {
  * (effective cost: contract rates and discounts applied), so every existing reader of cost keeps
  * its meaning; `list_cost_usd` is the catalog list cost at the call's service tier. It defaults
  * to `cost_usd`: rows written without it (older collectors, no contract) have list = effective.
+ * Storage migration 5 adds the same column with the staging path that carries it at ingest, so
+ * on an install that has run it this one changes nothing.
  *
  * 201 creates the hourly rollup `llm_calls_hourly` (AggregatingMergeTree) fed by a materialized
  * view on every insert into llm_calls, then backfills it from the rows already stored. Migrations

@@ -238,6 +238,16 @@ export function buildSpendSql(
     ...keys,
     ...MEASURES.map((m) => (m.endsWith("_usd") ? `toString(sum(u.${m})) AS ${m}` : `sum(u.${m}) AS ${m}`)),
   ];
+  // Over every group, before LIMIT cuts them: how many there are and what they add up to, so a
+  // cut answer says so and its total is still the whole range's (exact decimals from the engine).
+  outer.push(
+    "toInt64(count() OVER ()) AS _groups",
+    ...MEASURES.map((m) =>
+      m.endsWith("_usd")
+        ? `toString(sum(sum(u.${m})) OVER ()) AS _total_${m}`
+        : `sum(sum(u.${m})) OVER () AS _total_${m}`,
+    ),
+  );
   const sql = `SELECT ${outer.join(", ")} FROM (\n${parts.join("\nUNION ALL\n")}\n) AS u${groupBy} ORDER BY sum(u.cost_usd) DESC${
     keys.length ? `, ${keys.join(", ")}` : ""
   } LIMIT {limit:UInt32}`;
@@ -250,11 +260,32 @@ function wholeDayOffsets(q: SpendQuery): boolean {
   return probes.every((ms) => zoneOffsetMs(ms, q.timezone) === 0);
 }
 
-export async function querySpend(
-  client: ClickHouseClient,
-  database: string,
-  q: SpendQuery,
-): Promise<{ rows: SpendRow[]; source: SpendSource }> {
+/** The measures of a spend row, summed over every group of a query. */
+export type SpendTotal = Omit<SpendRow, GroupKey>;
+
+export interface SpendResult {
+  rows: SpendRow[];
+  source: SpendSource;
+  /** Over every group, including those past the limit. */
+  total: SpendTotal;
+  /** Groups in the range; more than rows.length when the limit cut the answer. */
+  groups: number;
+  truncated: boolean;
+}
+
+const ZERO_TOTAL: SpendTotal = {
+  calls: 0,
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_read_tokens: 0,
+  cost_usd: "0",
+  list_cost_usd: "0",
+  unpriced_calls: 0,
+  cache_hit_calls: 0,
+  cache_hit_cost_usd: "0",
+};
+
+export async function querySpend(client: ClickHouseClient, database: string, q: SpendQuery): Promise<SpendResult> {
   const { sql, params, source } = buildSpendSql(database, q);
   // Settings go in the query text: the embedded engine keeps per-request settings for its
   // session, and these must not leak into other readers' queries.
@@ -263,5 +294,15 @@ export async function querySpend(
     query_params: params,
     format: "JSONEachRow",
   });
-  return { rows: await rs.json<SpendRow>(), source };
+  const raw = await rs.json<Record<string, unknown>>();
+  const first = raw[0];
+  const total = { ...ZERO_TOTAL } as Record<string, unknown>;
+  if (first !== undefined) for (const m of MEASURES) total[m] = first[`_total_${m}`];
+  const rows = raw.map((r) => {
+    const row: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) if (!k.startsWith("_")) row[k] = v;
+    return row as unknown as SpendRow;
+  });
+  const groups = first === undefined ? 0 : Number(first["_groups"]);
+  return { rows, source, total: total as unknown as SpendTotal, groups, truncated: groups > rows.length };
 }

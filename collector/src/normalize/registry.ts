@@ -26,7 +26,7 @@ import { vercelAiAdapter } from "./vercel-ai.js";
 /** An llm_calls row before enrich/ prices it and estimates missing tokens. */
 export type NormalizedCall = Omit<
   LlmCallRow,
-  "cost_usd" | "priced" | "price_id" | "reported_cost_usd" | "tokens_estimated"
+  "cost_usd" | "list_cost_usd" | "priced" | "price_id" | "reported_cost_usd" | "tokens_estimated"
 > & {
   usageMissing: boolean;
   reportedCostUsd: number | null;

@@ -15,6 +15,7 @@ import type { Dispatcher, Pool } from "undici";
 import { estimateTokens } from "../enrich/estimate-tokens.js";
 import type { PriceBook } from "../enrich/price-book.js";
 import { priceCall } from "../enrich/pricing.js";
+import type { Rater } from "../finops/rating.js";
 import type { Logger } from "../logger.js";
 import { parseTagValue } from "../normalize/attribution.js";
 import type { Attributes, AttrValue, Resource } from "../otlp/types.js";
@@ -51,6 +52,8 @@ export interface ProxyContext {
   cacheTeams: ReadonlySet<string>;
   hooks: readonly PreRequestHook[];
   book: PriceBook;
+  /** Contracts and service tiers on top of the catalog price, as the stored row is rated. */
+  rater: Rater;
   sink: SpanSink;
   metrics: ProxyMetrics;
   logger: Logger;
@@ -1022,21 +1025,36 @@ export class ProxyCall implements Dispatcher.DispatchHandler {
     }
   }
 
+  /**
+   * What the call costs the organization: the catalog price with the contract and service tier
+   * applied, as the collector rates the stored row (finops/rating.ts withContractPricing).
+   * Budgets settle with it, so a hard budget counts the spend its reports show; the list price
+   * would over-count a discounted team and refuse its calls before the limit.
+   */
   #cost(u: Usage, responseModel: string): string | null {
-    return priceCall(
-      {
-        provider: this.#route.provider,
-        request_model: this.#facts?.model ?? "",
-        response_model: responseModel,
-        timestampUs: this.#startUs,
-        input_tokens: u.input,
-        output_tokens: u.output,
-        cache_read_tokens: u.cacheRead,
-        cache_write_tokens: u.cacheWrite,
-        reasoning_tokens: u.reasoning,
-      },
-      this.#ctx.book,
-    ).cost_usd;
+    const call = {
+      provider: this.#route.provider,
+      request_model: this.#facts?.model ?? "",
+      response_model: responseModel,
+      input_tokens: u.input,
+      output_tokens: u.output,
+      cache_read_tokens: u.cacheRead,
+      cache_write_tokens: u.cacheWrite,
+      reasoning_tokens: u.reasoning,
+    };
+    const price = priceCall({ ...call, timestampUs: this.#startUs }, this.#ctx.book);
+    if (price.priced !== 1 || price.cost_usd === null) return price.cost_usd;
+    const rating = this.#ctx.rater.rate({
+      ...call,
+      timestamp: this.#startUs,
+      team: this.#team,
+      project: this.#project,
+      // Read as the collector reads tokenmeter.tags (a service_tier tag sets the tier).
+      tags: parseTagValue(this.#meta?.tags ?? "") ?? {},
+      request_params: "{}",
+      price_id: price.price_id,
+    });
+    return rating?.cost_usd ?? price.cost_usd;
   }
 
   #storeInCache(capture: CallCapture, usage: UsageReport, output: unknown, streamed: boolean): void {

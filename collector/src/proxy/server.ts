@@ -10,6 +10,7 @@ import { Pool } from "undici";
 import type { Config } from "../config/schema.js";
 import { loadPriceBook, type PriceBook } from "../enrich/price-book.js";
 import { listenError } from "../errors.js";
+import { createRater } from "../finops/rating.js";
 import type { Logger } from "../logger.js";
 import type { PreRequestHook } from "./hooks.js";
 import { providerErrorBody } from "./provider-errors.js";
@@ -95,6 +96,7 @@ export function buildProxy(deps: ProxyDeps): ProxyServer {
     cacheStats: () => ({ entries: cache?.size ?? 0, bytes: cache?.bytes ?? 0 }),
   });
 
+  const book = deps.priceBook ?? loadPriceBook();
   const ctx: ProxyContext = {
     pool,
     keys: new VirtualKeys(pc.virtualKeys, deps.env),
@@ -102,7 +104,8 @@ export function buildProxy(deps: ProxyDeps): ProxyServer {
     cache,
     cacheTeams: new Set(pc.cache.teams),
     hooks: deps.hooks ?? [],
-    book: deps.priceBook ?? loadPriceBook(),
+    book,
+    rater: createRater(book, config.pricing),
     sink,
     metrics,
     logger,

@@ -148,6 +148,13 @@ const spansColumns = `  timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
   events String CODEC(ZSTD(3)),
   INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 4`;
 
+/**
+ * llm_calls.list_cost_usd (migration 5; FinOps' migration 200 adds the same column and is a
+ * no-op after it). Its default is the effective cost, so a batch logged or spooled in a layout
+ * without the column stores list = effective, as the versions that wrote it did.
+ */
+const LIST_COST_COLUMN = "list_cost_usd Nullable(Decimal(18, 9)) DEFAULT cost_usd CODEC(ZSTD(1))";
+
 const SPAN_CONTENT_COLUMN_TYPE = "Map(LowCardinality(String), String) CODEC(ZSTD(3))";
 
 const scoresColumns = `  timestamp DateTime64(6, 'UTC'),
@@ -239,6 +246,35 @@ export const MIGRATIONS: Migration[] = [
         `ALTER TABLE ${db}.${staged} ADD COLUMN IF NOT EXISTS ${stagingColumns(column).join("")}`,
         // The view keeps running: rows inserted while it changes reach the table either way.
         `ALTER TABLE ${db}.${staged}_mv MODIFY QUERY\n${stagingSelect(db, staged, withContent)}`,
+      ];
+    },
+  },
+  {
+    version: 5,
+    name: "llm_calls.list_cost_usd written at ingest: the staging path carries it",
+    // The column existed (migration 200) but the writer did not name it and the staging table
+    // lacked it, so every row took the default: list = effective even under a contract.
+    statements: (ctx) => {
+      const db = ctx.database;
+      const add = `ADD COLUMN IF NOT EXISTS ${LIST_COST_COLUMN} AFTER cost_usd`;
+      if (ctx.cluster) {
+        return [
+          `ALTER TABLE ${db}.llm_calls_local${onCluster(ctx)} ${add}`,
+          `ALTER TABLE ${db}.llm_calls${onCluster(ctx)} ${add}`,
+        ];
+      }
+      const staged = insertTable(ctx.cluster, "llm_calls");
+      // In the writer's order (row-format.ts): right after cost_usd.
+      const withList = llmCallsColumns(ctx).replace(
+        "  cost_usd Nullable(Decimal(18, 9)),\n",
+        `  cost_usd Nullable(Decimal(18, 9)),\n  ${LIST_COST_COLUMN},\n`,
+      );
+      return [
+        `ALTER TABLE ${db}.llm_calls ${add}`,
+        // The staging table keeps the default too: an older layout's insert omits the column,
+        // and the view would otherwise pass NULL on, which the table's default does not replace.
+        `ALTER TABLE ${db}.${staged} ADD COLUMN IF NOT EXISTS ${stagingColumns(LIST_COST_COLUMN).join("")} AFTER cost_usd`,
+        `ALTER TABLE ${db}.${staged}_mv MODIFY QUERY\n${stagingSelect(db, staged, withList)}`,
       ];
     },
   },

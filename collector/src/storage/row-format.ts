@@ -61,6 +61,7 @@ export const LLM_CALLS_COLUMNS = columnsOf<LlmCallRow>()([
   "reasoning_tokens",
   "tokens_estimated",
   "cost_usd",
+  "list_cost_usd",
   "reported_cost_usd",
   "priced",
   "price_id",
@@ -233,7 +234,7 @@ export const UINT_COLUMNS: ReadonlyMap<string, number> = new Map([
 ]);
 
 /** The Nullable(Decimal(18, 9)) columns of the lists above: written by decimalField. */
-export const DECIMAL_COLUMNS: ReadonlySet<string> = new Set(["cost_usd", "reported_cost_usd"]);
+export const DECIMAL_COLUMNS: ReadonlySet<string> = new Set(["cost_usd", "list_cost_usd", "reported_cost_usd"]);
 
 function uintField(v: unknown, max: number): string {
   if (typeof v === "number" && v >= 0 && v <= max && Number.isInteger(v)) return String(v);

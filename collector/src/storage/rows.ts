@@ -39,6 +39,11 @@ export interface LlmCallRow {
   tokens_estimated: number;
   /** Decimal as a string with up to 9 decimals; null when unpriced. */
   cost_usd: string | null;
+  /**
+   * Catalog list cost at the call's service tier (FOCUS ListCost), beside the effective
+   * `cost_usd`; equal to it when no contract or tier applies, null when unpriced.
+   */
+  list_cost_usd: string | null;
   /** Cost the sender reported itself (OpenLIT gen_ai.usage.cost, llm.cost.total, ...); null when none. */
   reported_cost_usd: string | null;
   priced: number;

@@ -50,6 +50,8 @@ export function llmCallRow(fields: Partial<LlmCallRow>): LlmCallRow {
     cache_hit: 0,
     tags: {},
     ...fields,
+    // List equals effective unless the scenario sets it, as ingest does without a contract.
+    list_cost_usd: fields.list_cost_usd !== undefined ? fields.list_cost_usd : (fields.cost_usd ?? null),
   };
 }
 
