@@ -42,6 +42,14 @@ const DETECT_KEYS = [
 ] as const;
 const SCOPE_PREFIX = "@traceloop/";
 
+/**
+ * Instrumentations that copy Anthropic's `input_tokens` (which leaves out cache reads and
+ * writes) into gen_ai.usage.input_tokens and write the cache counts beside it: the JS
+ * @traceloop/instrumentation-anthropic (0.27 `_endSpan`). The Python instrumentation adds the
+ * cache in, so the rule follows the scope, not the provider.
+ */
+const INPUT_EXCLUDES_CACHE_SCOPES: ReadonlySet<string> = new Set(["@traceloop/instrumentation-anthropic"]);
+
 const ASSOCIATION_PREFIX = "traceloop.association.properties.";
 const USER_PROPERTIES = [`${ASSOCIATION_PREFIX}user_id`, `${ASSOCIATION_PREFIX}userId`] as const;
 const SESSION_PROPERTIES = [`${ASSOCIATION_PREFIX}session_id`, `${ASSOCIATION_PREFIX}sessionId`] as const;
@@ -102,7 +110,9 @@ function classify(span: DecodedSpan): SpanClassification {
 
 function extract(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = extractOtelGenAi(span, USAGE_KEYS);
+  const facts = extractOtelGenAi(span, USAGE_KEYS, {
+    inputExcludesCache: INPUT_EXCLUDES_CACHE_SCOPES.has(span.scope.name),
+  });
   facts.operation = operationOf(a);
 
   if (facts.input === "") facts.input = stringifyMessages(indexedMessages(a, "gen_ai.prompt", "user"));

@@ -18,7 +18,7 @@ import {
   otelMessages,
   stringifyMessages,
 } from "./messages.js";
-import { applyUsage, reportedUsage, type UsageKeys } from "./span-facts.js";
+import { applyUsage, reportedUsage, type UsageKeys, type UsageStyle } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification, SpanScore } from "./types.js";
 
 export const OTEL_GENAI = "otel_genai";
@@ -100,7 +100,11 @@ function classify(span: DecodedSpan): SpanClassification {
  * A span's facts read the GenAI-conventions way. Conventions built on them that spell token
  * counts their own way pass their keys, so usage is read once.
  */
-export function extractOtelGenAi(span: DecodedSpan, usageKeys: UsageKeys = USAGE_KEYS): CallFacts {
+export function extractOtelGenAi(
+  span: DecodedSpan,
+  usageKeys: UsageKeys = USAGE_KEYS,
+  usageStyle: UsageStyle = {},
+): CallFacts {
   const a = span.attributes;
 
   const ttftSeconds = firstNum(a, TTFT_SECONDS_KEYS);
@@ -140,7 +144,7 @@ export function extractOtelGenAi(span: DecodedSpan, usageKeys: UsageKeys = USAGE
     sessionId: firstStr(a, SESSION_KEYS) ?? "",
     tags: {},
   };
-  applyUsage(facts, reportedUsage(a, usageKeys));
+  applyUsage(facts, reportedUsage(a, usageKeys), usageStyle);
   return facts;
 }
 
