@@ -77,6 +77,15 @@ describe("openlit adapter", () => {
     expect(extract(makeSpan(VLLM_STREAM)).input_tokens).toBe(1500);
   });
 
+  it("time-to-first-token-of-a-call-that-was-not-streamed-is-ignored", () => {
+    // Python OpenLIT sets gen_ai.server.time_to_first_token to the whole duration when
+    // gen_ai.request.is_stream is false.
+    const f = extract(
+      makeSpan({ ...VLLM_STREAM, "gen_ai.request.is_stream": false, "gen_ai.server.time_to_first_token": 1.2 }),
+    );
+    expect(f).toMatchObject({ ttft_ms: null, streamed: 0 });
+  });
+
   it("zero-cost-for-a-model-missing-from-openlit-prices-is-unknown", () => {
     expect(extract(makeSpan({ ...VLLM_STREAM, "gen_ai.usage.cost": 0 })).reportedCostUsd).toBeNull();
     const nothingUsed: Attributes = {

@@ -86,9 +86,17 @@ function extract(span: DecodedSpan): CallFacts {
     if (own.messages.some((m) => m.role === "system")) facts.input = own.json;
   }
 
-  const ttftSeconds = firstNum(a, TTFT_SECONDS_KEYS);
-  if (ttftSeconds !== undefined && ttftSeconds >= 0) facts.ttft_ms = secondsToMs(ttftSeconds);
-  if (facts.ttft_ms !== null || bool(a, "gen_ai.request.is_stream") === true) facts.streamed = 1;
+  // Python OpenLIT writes gen_ai.server.time_to_first_token on non-streamed calls too, as the
+  // whole duration: a call it says was not streamed has neither a first token nor a stream.
+  const isStream = bool(a, "gen_ai.request.is_stream");
+  if (isStream === false) {
+    facts.ttft_ms = null;
+    facts.streamed = 0;
+  } else {
+    const ttftSeconds = firstNum(a, TTFT_SECONDS_KEYS);
+    if (ttftSeconds !== undefined && ttftSeconds >= 0) facts.ttft_ms = secondsToMs(ttftSeconds);
+    if (facts.ttft_ms !== null || isStream === true) facts.streamed = 1;
+  }
 
   // OpenLIT writes 0 when its price list does not know the model: that is "unknown", not free.
   if (facts.reportedCostUsd === 0 && facts.input_tokens + facts.output_tokens > 0) facts.reportedCostUsd = null;
