@@ -164,6 +164,17 @@ describe("vercel_ai adapter, current gen_ai spans", () => {
     });
   });
 
+  it("chat-span-reasoning-from-the-sdk-usage-details-key", () => {
+    // @ai-sdk/otel OpenTelemetry({ usage: true }) writes reasoning only under this key.
+    const f = extract(
+      makeSpan(
+        { ...chat, "gen_ai.usage.output_tokens": 900, "ai.usage.outputTokenDetails.reasoningTokens": 640 },
+        { scope: { name: "gen_ai", version: "" } },
+      ),
+    );
+    expect(f).toMatchObject({ output_tokens: 900, reasoning_tokens: 640 });
+  });
+
   it("agent-and-step-spans-are-aggregates", () => {
     for (const op of ["invoke_agent", "agent_step", "execute_tool"]) {
       const span = makeSpan({ "gen_ai.operation.name": op }, { scope: { name: "gen_ai", version: "" } });

@@ -124,10 +124,27 @@ function extract(span: DecodedSpan): CallFacts {
   return facts;
 }
 
-/** Current spans are OTel GenAI spans: the otel_genai facts plus the SDK's own TTFT key. */
+/**
+ * Usage keys of current chat spans: the GenAI keys, and for reasoning also the SDK's own
+ * `ai.usage.outputTokenDetails.reasoningTokens` (@ai-sdk/otel getDetailedUsageAttributes, written
+ * with the integration's `usage` option), the only place the current spans say it.
+ */
+const CURRENT_USAGE_KEYS: UsageKeys = {
+  input: ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
+  output: ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"],
+  cacheRead: ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"],
+  cacheWrite: ["gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_creation.input_tokens"],
+  reasoning: [
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "ai.usage.outputTokenDetails.reasoningTokens",
+  ],
+};
+
+/** Current spans are OTel GenAI spans: the otel_genai facts plus the SDK's own TTFT and usage keys. */
 function extractCurrent(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = extractOtelGenAi(span);
+  const facts = extractOtelGenAi(span, CURRENT_USAGE_KEYS);
   const ttftSeconds = num(a, "gen_ai.client.operation.time_to_first_chunk");
   if (facts.ttft_ms === null && ttftSeconds !== undefined && ttftSeconds >= 0) facts.ttft_ms = secondsToMs(ttftSeconds);
   if (facts.ttft_ms !== null) facts.streamed = 1;
