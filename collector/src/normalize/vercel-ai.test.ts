@@ -123,6 +123,24 @@ describe("vercel_ai adapter, legacy ai.* spans", () => {
     },
   );
 
+  it("generate-object-step-output-is-the-response-object", () => {
+    // @ai-sdk/otel LegacyOpenTelemetry.onObjectStepEnd: the object as JSON text, no ai.response.text.
+    const f = extract(
+      makeSpan({
+        "ai.operationId": "ai.generateObject.doGenerate",
+        "ai.model.provider": "openai.chat",
+        "ai.model.id": "gpt-4o-mini",
+        "ai.response.object": '{"city":"Lyon","days":3}',
+        "ai.response.finishReason": "stop",
+        "ai.usage.inputTokens": 30,
+        "ai.usage.outputTokens": 9,
+      }),
+    );
+    expect(JSON.parse(f.output)).toEqual([
+      { role: "assistant", parts: [{ type: "text", content: '{"city":"Lyon","days":3}' }], finish_reason: "stop" },
+    ]);
+  });
+
   it("do-embed-is-an-embeddings-call-with-its-values-as-input", () => {
     const f = extract(
       makeSpan({

@@ -262,12 +262,15 @@ function promptMessages(a: Attributes): ChatMessage[] {
   return out;
 }
 
-/** `ai.response.text` plus `ai.response.toolCalls` as one assistant message. */
+/**
+ * `ai.response.text` (or, from generateObject / streamObject, the JSON `ai.response.object`)
+ * plus `ai.response.toolCalls` as one assistant message.
+ */
 function responseMessages(a: Attributes): ChatMessage[] {
   const parts: MessagePart[] = [];
   const reasoning = str(a, "ai.response.reasoning");
   if (reasoning !== undefined) parts.push({ type: "reasoning", content: reasoning });
-  const text = str(a, "ai.response.text");
+  const text = str(a, "ai.response.text") ?? str(a, "ai.response.object");
   if (text !== undefined) parts.push({ type: "text", content: text });
   const calls = json(a, "ai.response.toolCalls");
   if (Array.isArray(calls)) {
