@@ -123,6 +123,36 @@ describe("vercel_ai adapter, legacy ai.* spans", () => {
     },
   );
 
+  it("v5-google-output-tokens-get-the-reasoning-the-total-shows-they-leave-out", () => {
+    // AI SDK 5 @ai-sdk/google: outputTokens = candidatesTokenCount, reasoningTokens =
+    // thoughtsTokenCount, totalTokens = totalTokenCount (which counts both).
+    const f = extract(
+      makeSpan({
+        "ai.operationId": "ai.generateText.doGenerate",
+        "ai.model.provider": "google.generative-ai",
+        "ai.model.id": "gemini-2.5-flash",
+        "ai.usage.inputTokens": 1000,
+        "ai.usage.outputTokens": 500,
+        "ai.usage.totalTokens": 1800,
+        "ai.usage.reasoningTokens": 300,
+      }),
+    );
+    expect(f).toMatchObject({ input_tokens: 1000, output_tokens: 800, reasoning_tokens: 300 });
+    // A provider whose outputTokens includes reasoning (total = input + output) is left as is.
+    const openai = extract(
+      makeSpan({
+        "ai.operationId": "ai.generateText.doGenerate",
+        "ai.model.provider": "openai.chat",
+        "ai.model.id": "o4-mini",
+        "ai.usage.inputTokens": 1000,
+        "ai.usage.outputTokens": 800,
+        "ai.usage.totalTokens": 1800,
+        "ai.usage.reasoningTokens": 300,
+      }),
+    );
+    expect(openai).toMatchObject({ output_tokens: 800, reasoning_tokens: 300 });
+  });
+
   it("generate-object-step-output-is-the-response-object", () => {
     // @ai-sdk/otel LegacyOpenTelemetry.onObjectStepEnd: the object as JSON text, no ai.response.text.
     const f = extract(

@@ -36,7 +36,15 @@ import {
   otelOperation,
   secondsToMs,
 } from "./otel-genai.js";
-import { addPrefixedTags, applyUsage, emptyFacts, isRecord, reportedUsage, type UsageKeys } from "./span-facts.js";
+import {
+  addPrefixedTags,
+  applyUsage,
+  emptyFacts,
+  isRecord,
+  reportedUsage,
+  type UsageKeys,
+  type UsageStyle,
+} from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
 
 export const VERCEL_AI = "vercel_ai";
@@ -63,8 +71,9 @@ const SESSION_KEYS = [
 ] as const;
 const NOT_TAGS: ReadonlySet<string> = new Set(["userId", "user_id", "sessionId", "session_id"]);
 
-// Legacy usage keys, newest spelling first. v5+ counts cached tokens inside inputTokens and
-// reasoning inside outputTokens, as the OTel convention does.
+// Legacy usage keys, newest spelling first. Since v6 the SDK's usage counts cached tokens inside
+// inputTokens and reasoning inside outputTokens, as the OTel convention does; v5 passed on what
+// each provider reported, which some providers did not (see legacyUsage).
 const USAGE_KEYS: UsageKeys = {
   input: ["ai.usage.inputTokens", "ai.usage.promptTokens", "gen_ai.usage.input_tokens", "ai.usage.tokens"],
   output: ["ai.usage.outputTokens", "ai.usage.completionTokens", "gen_ai.usage.output_tokens"],
@@ -160,7 +169,7 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
   facts.response_model = str(a, "ai.response.model") ?? str(a, "gen_ai.response.model") ?? "";
   facts.response_id = str(a, "ai.response.id") ?? str(a, "gen_ai.response.id") ?? "";
 
-  applyUsage(facts, reportedUsage(a, USAGE_KEYS));
+  legacyUsage(a, facts);
 
   let ttft = firstNum(a, TTFT_MS_KEYS);
   if (ttft === undefined) {
@@ -189,6 +198,23 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
     firstFinishReason(output) ??
     "";
   return facts;
+}
+
+/**
+ * Legacy usage, with the AI SDK 5 provider style that leaves tokens out of the totals:
+ * - @ai-sdk/google 2.x: outputTokens is Gemini's candidate count, thinking tokens apart in
+ *   reasoningTokens; totalTokens (Gemini's total) then equals input + output + reasoning, where
+ *   a count that includes reasoning gives input + output.
+ */
+function legacyUsage(a: Attributes, facts: CallFacts): void {
+  const reported = { ...reportedUsage(a, USAGE_KEYS) };
+  const style: UsageStyle = {};
+  const total = num(a, "ai.usage.totalTokens");
+  const { input, output, reasoning } = reported;
+  if (total !== undefined && input !== undefined && output !== undefined && reasoning !== undefined) {
+    style.outputExcludesReasoning = reasoning > 0 && input + output + reasoning === total;
+  }
+  applyUsage(facts, reported, style);
 }
 
 /** "openai.chat" -> "openai"; a few ids map to the provider names the rest of tokenmeter uses. */
