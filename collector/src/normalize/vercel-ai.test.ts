@@ -153,6 +153,48 @@ describe("vercel_ai adapter, legacy ai.* spans", () => {
     expect(openai).toMatchObject({ output_tokens: 800, reasoning_tokens: 300 });
   });
 
+  it("v5-anthropic-input-tokens-get-the-cache-its-provider-metadata-shows-they-leave-out", () => {
+    // AI SDK 5 @ai-sdk/anthropic: inputTokens = usage.input_tokens, cachedInputTokens = the reads,
+    // the writes only in the provider metadata, which also carries Anthropic's raw usage.
+    const anthropicV5: Attributes = {
+      "ai.operationId": "ai.generateText.doGenerate",
+      "ai.model.provider": "anthropic.messages",
+      "ai.model.id": "claude-sonnet-4-5",
+      "ai.usage.inputTokens": 5000,
+      "ai.usage.outputTokens": 100,
+      "ai.usage.totalTokens": 5100,
+      "ai.usage.cachedInputTokens": 1000,
+      "ai.response.providerMetadata": JSON.stringify({
+        anthropic: {
+          usage: {
+            input_tokens: 5000,
+            output_tokens: 100,
+            cache_creation_input_tokens: 2000,
+            cache_read_input_tokens: 1000,
+          },
+          cacheCreationInputTokens: 2000,
+        },
+      }),
+    };
+    expect(extract(makeSpan(anthropicV5))).toMatchObject({
+      input_tokens: 8000,
+      output_tokens: 100,
+      cache_read_tokens: 1000,
+      cache_write_tokens: 2000,
+    });
+    // From v6 the SDK's inputTokens already includes the cache: it differs from the raw count.
+    const v6 = extract(
+      makeSpan({
+        ...anthropicV5,
+        "ai.usage.inputTokens": 8000,
+        "ai.usage.totalTokens": 8100,
+        "ai.usage.inputTokenDetails.cacheReadTokens": 1000,
+        "ai.usage.inputTokenDetails.cacheWriteTokens": 2000,
+      }),
+    );
+    expect(v6).toMatchObject({ input_tokens: 8000, cache_read_tokens: 1000, cache_write_tokens: 2000 });
+  });
+
   it("generate-object-step-output-is-the-response-object", () => {
     // @ai-sdk/otel LegacyOpenTelemetry.onObjectStepEnd: the object as JSON text, no ai.response.text.
     const f = extract(

@@ -19,7 +19,7 @@
  *   `ai.telemetry.functionId`, `ai.telemetry.metadata.<key>` (userId / sessionId by custom).
  */
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
-import { firstNum, firstStr, json, num, parseJson, parseJsonLoose, str, strArray } from "./attr.js";
+import { firstNum, firstStr, json, num, parseJson, parseJsonLoose, str, strArray, toNum } from "./attr.js";
 import {
   type ChatMessage,
   firstFinishReason,
@@ -40,7 +40,9 @@ import {
   addPrefixedTags,
   applyUsage,
   emptyFacts,
+  implausibleTokens,
   isRecord,
+  objectAttr,
   reportedUsage,
   type UsageKeys,
   type UsageStyle,
@@ -201,7 +203,12 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
 }
 
 /**
- * Legacy usage, with the AI SDK 5 provider style that leaves tokens out of the totals:
+ * Legacy usage, with the two AI SDK 5 provider styles that leave tokens out of the totals:
+ * - @ai-sdk/anthropic 2.x: inputTokens is Anthropic's `input_tokens` (cache reads and writes
+ *   left out), cachedInputTokens the reads, the writes only in
+ *   `ai.response.providerMetadata.anthropic.cacheCreationInputTokens`. The provider metadata also
+ *   carries Anthropic's raw usage: inputTokens equal to its `input_tokens` while it reports
+ *   cache says the cache is outside (from v6 the SDK's inputTokens includes it, so they differ).
  * - @ai-sdk/google 2.x: outputTokens is Gemini's candidate count, thinking tokens apart in
  *   reasoningTokens; totalTokens (Gemini's total) then equals input + output + reasoning, where
  *   a count that includes reasoning gives input + output.
@@ -209,6 +216,18 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
 function legacyUsage(a: Attributes, facts: CallFacts): void {
   const reported = { ...reportedUsage(a, USAGE_KEYS) };
   const style: UsageStyle = {};
+  const anthropic = objectAttr(a, "ai.response.providerMetadata")?.["anthropic"];
+  if (isRecord(anthropic)) {
+    const write = toNum(anthropic["cacheCreationInputTokens"]);
+    if (reported.cacheWrite === undefined && write !== undefined && !implausibleTokens(write)) {
+      reported.cacheWrite = write;
+    }
+    const raw = anthropic["usage"];
+    if (isRecord(raw) && reported.input !== undefined) {
+      const rawCache = (toNum(raw["cache_read_input_tokens"]) ?? 0) + (toNum(raw["cache_creation_input_tokens"]) ?? 0);
+      style.inputExcludesCache = rawCache > 0 && toNum(raw["input_tokens"]) === reported.input;
+    }
+  }
   const total = num(a, "ai.usage.totalTokens");
   const { input, output, reasoning } = reported;
   if (total !== undefined && input !== undefined && output !== undefined && reasoning !== undefined) {
