@@ -55,6 +55,15 @@ const USER_PROPERTIES = [`${ASSOCIATION_PREFIX}user_id`, `${ASSOCIATION_PREFIX}u
 const SESSION_PROPERTIES = [`${ASSOCIATION_PREFIX}session_id`, `${ASSOCIATION_PREFIX}sessionId`] as const;
 const NOT_TAGS: ReadonlySet<string> = new Set(["user_id", "userId", "session_id", "sessionId"]);
 
+/**
+ * OpenLLMetry's Vertex AI instrumentations write gen_ai.system "Google", as its Gemini API ones
+ * do: the scope tells Vertex AI apart.
+ */
+const VERTEX_SCOPES: ReadonlySet<string> = new Set([
+  "@traceloop/instrumentation-vertexai",
+  "opentelemetry.instrumentation.vertexai",
+]);
+
 /** `llm.request.type` values -> operation names of the OTel convention. */
 const REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
   ["chat", "chat"],
@@ -114,6 +123,7 @@ function extract(span: DecodedSpan): CallFacts {
     inputExcludesCache: INPUT_EXCLUDES_CACHE_SCOPES.has(span.scope.name),
   });
   facts.operation = operationOf(a);
+  if (facts.provider === "gcp.gemini" && VERTEX_SCOPES.has(span.scope.name)) facts.provider = "gcp.vertex_ai";
 
   if (facts.input === "") facts.input = stringifyMessages(indexedMessages(a, "gen_ai.prompt", "user"));
   if (facts.output === "") {

@@ -61,11 +61,22 @@ const MODEL_CALL_OPERATIONS: ReadonlyMap<string, string> = new Map([
   ["embedding", "embeddings"],
 ]);
 
+/**
+ * Old spec names, and the names OpenLLMetry (gen_ai.system "AWS", "Google", "MistralAI") and
+ * OpenInference (llm.provider azure, google, aws; llm.system mistralai) write, as the spec's.
+ * Google's Vertex AI is told apart by the adapters that know it (OpenLLMetry's vertexai
+ * instrumentations, OpenInference's llm.system vertexai); plain "google" is the Gemini API.
+ */
 const PROVIDER_ALIASES: ReadonlyMap<string, string> = new Map([
   ["az.ai.openai", "azure.ai.openai"],
   ["az.ai.inference", "azure.ai.inference"],
+  ["azure", "azure.ai.openai"],
   ["vertex_ai", "gcp.vertex_ai"],
+  ["vertexai", "gcp.vertex_ai"],
   ["gemini", "gcp.gemini"],
+  ["google", "gcp.gemini"],
+  ["mistralai", "mistral_ai"],
+  ["aws", "aws.bedrock"],
   ["xai", "x_ai"],
   ["ibm.watson.ai", "ibm.watsonx.ai"],
 ]);
