@@ -9,12 +9,16 @@
  *   NodeTracerProvider.
  * Both support openai < 7 (0.22: < 6), so they wrap the v6 and v5 clients.
  */
+
+import { createOpenAI } from "@ai-sdk/openai";
+import { LegacyOpenTelemetry } from "@ai-sdk/otel";
 import * as anthropicModule from "@anthropic-ai/sdk";
 import { trace } from "@opentelemetry/api";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { AnthropicInstrumentation } from "@traceloop/instrumentation-anthropic";
 import * as traceloop from "@traceloop/node-server-sdk";
+import { generateText } from "ai";
 import * as openaiV5 from "openai-v5";
 import * as openaiV6 from "openai-v6";
 import { OpenAIInstrumentation as LegacyOpenAIInstrumentation } from "traceloop-instrumentation-openai-legacy";
@@ -174,6 +178,42 @@ describe("OpenLLMetry: @traceloop/node-server-sdk", () => {
     expect(Number(streamed?.["input_tokens"])).toBeGreaterThan(0);
     expect(parsed(streamed?.["output"])).toEqual([
       { role: "assistant", finish_reason: "stop", parts: [{ type: "text", content: "Echo: Stream the summary" }] },
+    ]);
+  });
+});
+
+describe("OpenLLMetry: @traceloop/node-server-sdk exporting the Vercel AI SDK's legacy spans", () => {
+  it("rewritten-ai-spans-keep-their-content-and-provider", async () => {
+    // The SDK's span processor rewrites the AI SDK's ai.* keys (transformAiSdkSpanAttributes)
+    // before they leave the process: prompt and response move to gen_ai.input / output.messages,
+    // ai.model.* is deleted. (ai 7 writes no ai.telemetry.metadata.*, which it would move to
+    // traceloop.association.properties.*: the normalizer test covers those.)
+    const openai = createOpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1` });
+    let traceId = "";
+    await traceloop.withWorkflow({ name: "ai_sdk_flow" }, async () => {
+      traceId = trace.getActiveSpan()?.spanContext().traceId ?? "";
+      await generateText({
+        model: openai.chat("gpt-4o-mini"),
+        prompt: "Where is my parcel?",
+        experimental_telemetry: { isEnabled: true, integrations: [new LegacyOpenTelemetry()] },
+      });
+    });
+    await traceloop.forceFlush();
+
+    const t = await traceOf(traceId);
+    expect(t.calls).toHaveLength(1);
+    const c = t.calls[0] as Row;
+    expect(c).toMatchObject({
+      convention: "vercel_ai",
+      provider: "openai",
+      operation: "chat",
+      request_model: "gpt-4o-mini",
+      response_model: "gpt-4o-mini-2024-07-18",
+      tokens_estimated: 0,
+    });
+    expect(parsed(c["input"])).toEqual([{ role: "user", parts: [{ type: "text", content: "Where is my parcel?" }] }]);
+    expect(parsed(c["output"])).toMatchObject([
+      { role: "assistant", parts: [{ type: "text", content: "Echo: Where is my parcel?" }] },
     ]);
   });
 });

@@ -213,6 +213,47 @@ describe("vercel_ai adapter, legacy ai.* spans", () => {
     ]);
   });
 
+  it("span-rewritten-by-traceloop-node-server-sdk-keeps-content-user-session-and-tags", () => {
+    // An AI SDK 4-6 doGenerate span after @traceloop/node-server-sdk 0.27
+    // transformAiSdkSpanAttributes (dist/index.js transformLLMSpans): metadata moved to
+    // traceloop.association.properties.*, messages to gen_ai.*.messages, ai.model.* deleted.
+    const f = extract(
+      makeSpan(
+        {
+          "ai.operationId": "ai.generateText.doGenerate",
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": "openai",
+          "gen_ai.request.model": "gpt-4o-mini",
+          "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+          "gen_ai.usage.input_tokens": 12,
+          "gen_ai.usage.output_tokens": 5,
+          "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: "Hi" }] }]),
+          "gen_ai.output.messages": JSON.stringify([
+            { role: "assistant", parts: [{ type: "text", content: "Hello!" }], finish_reason: "stop" },
+          ]),
+          "gen_ai.conversation.id": "s-9",
+          "traceloop.association.properties.userId": "u-9",
+          "traceloop.association.properties.sessionId": "s-9",
+          "traceloop.association.properties.plan": "pro",
+        },
+        { name: "chat gpt-4o-mini" },
+      ),
+    );
+    expect(f).toMatchObject({
+      provider: "openai",
+      request_model: "gpt-4o-mini",
+      input_tokens: 12,
+      output_tokens: 5,
+      userId: "u-9",
+      sessionId: "s-9",
+      tags: { plan: "pro" },
+    });
+    expect(JSON.parse(f.input)).toEqual([{ role: "user", parts: [{ type: "text", content: "Hi" }] }]);
+    expect(JSON.parse(f.output)).toEqual([
+      { role: "assistant", parts: [{ type: "text", content: "Hello!" }], finish_reason: "stop" },
+    ]);
+  });
+
   it("do-embed-is-an-embeddings-call-with-its-values-as-input", () => {
     const f = extract(
       makeSpan({

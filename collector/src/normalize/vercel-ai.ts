@@ -25,6 +25,7 @@ import {
   firstFinishReason,
   fromOpenAiMessages,
   type MessagePart,
+  otelMessages,
   stringifyMessages,
   systemMessage,
 } from "./messages.js";
@@ -59,17 +60,30 @@ const CURRENT_KEYS = ["gen_ai.client.operation.duration", "gen_ai.client.operati
 
 const METADATA_PREFIX = "ai.telemetry.metadata.";
 const CONTEXT_PREFIX = "ai.settings.context.";
+/**
+ * @traceloop/node-server-sdk (0.27 transformAiSdkSpanAttributes) rewrites the legacy spans it
+ * exports: ai.telemetry.metadata.<key> becomes traceloop.association.properties.<key> (the
+ * key's spelling kept, so userId), ai.prompt.messages gen_ai.input.messages,
+ * ai.response.text / object gen_ai.output.messages, ai.model.provider gen_ai.provider.name;
+ * ai.model.id and ai.response.model / id are deleted (the gen_ai.* copies stay) and
+ * ai.operationId is kept, so the span is still read here.
+ */
+const TRACELOOP_PREFIX = "traceloop.association.properties.";
 const USER_KEYS = [
   `${METADATA_PREFIX}userId`,
   `${METADATA_PREFIX}user_id`,
   `${CONTEXT_PREFIX}userId`,
   `${CONTEXT_PREFIX}user_id`,
+  `${TRACELOOP_PREFIX}userId`,
+  `${TRACELOOP_PREFIX}user_id`,
 ] as const;
 const SESSION_KEYS = [
   `${METADATA_PREFIX}sessionId`,
   `${METADATA_PREFIX}session_id`,
   `${CONTEXT_PREFIX}sessionId`,
   `${CONTEXT_PREFIX}session_id`,
+  `${TRACELOOP_PREFIX}sessionId`,
+  `${TRACELOOP_PREFIX}session_id`,
 ] as const;
 const NOT_TAGS: ReadonlySet<string> = new Set(["userId", "user_id", "sessionId", "session_id"]);
 
@@ -91,6 +105,7 @@ const USAGE_KEYS: UsageKeys = {
   ],
   reasoning: ["ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"],
 };
+const OTEL_PROVIDER_KEYS = ["gen_ai.provider.name", "gen_ai.system"] as const;
 const TTFT_MS_KEYS = ["ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"] as const;
 
 /** AI SDK provider ids whose first segment is not the provider name used elsewhere. */
@@ -166,7 +181,9 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
   const a = span.attributes;
   const facts = emptyFacts();
   facts.operation = legacyOperation(operationId).operation;
-  facts.provider = providerOf(str(a, "ai.model.provider") ?? str(a, "gen_ai.system") ?? "");
+  const provider = str(a, "ai.model.provider");
+  facts.provider =
+    provider === undefined ? normalizeProvider(firstStr(a, OTEL_PROVIDER_KEYS) ?? "") : providerOf(provider);
   facts.request_model = str(a, "ai.model.id") ?? str(a, "gen_ai.request.model") ?? "";
   facts.response_model = str(a, "ai.response.model") ?? str(a, "gen_ai.response.model") ?? "";
   facts.response_id = str(a, "ai.response.id") ?? str(a, "gen_ai.response.id") ?? "";
@@ -192,7 +209,14 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
   facts.request_params = legacyParams(a);
 
   facts.input = stringifyMessages(facts.operation === "embeddings" ? embedValues(a) : promptMessages(a));
-  const output = facts.operation === "embeddings" ? [] : responseMessages(a);
+  let output = facts.operation === "embeddings" ? [] : responseMessages(a);
+  if (facts.input === "" && a["gen_ai.input.messages"] !== undefined) {
+    facts.input = otelMessages(a["gen_ai.input.messages"] ?? null).json;
+  }
+  const otelOutput = a["gen_ai.output.messages"];
+  if (output.length === 0 && otelOutput !== undefined && otelOutput !== null) {
+    output = otelMessages(otelOutput, undefined, "assistant").messages;
+  }
   facts.output = stringifyMessages(output);
   facts.finish_reason =
     str(a, "ai.response.finishReason") ??
@@ -254,6 +278,7 @@ function addAttribution(a: Attributes, facts: CallFacts): void {
   if (session !== undefined) facts.sessionId = session;
   const tags: Record<string, string> = { ...facts.tags };
   addPrefixedTags(tags, a, METADATA_PREFIX, NOT_TAGS);
+  addPrefixedTags(tags, a, TRACELOOP_PREFIX, NOT_TAGS);
   const fn = str(a, "ai.telemetry.functionId");
   if (fn !== undefined) tags["function_id"] = fn;
   facts.tags = tags;
