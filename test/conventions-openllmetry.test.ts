@@ -7,7 +7,10 @@
  * - @traceloop/instrumentation-openai 0.22 (the older, still common encoding: llm.request.type,
  *   indexed gen_ai.prompt.N.* / gen_ai.completion.N.*, gen_ai.usage.prompt_tokens) with a
  *   NodeTracerProvider.
- * Both support openai < 7 (0.22: < 6), so they wrap the v6 and v5 clients.
+ * Both support openai < 7 (0.22: < 6), so they wrap the v6 and v5 clients. Besides:
+ * @traceloop/instrumentation-anthropic around @anthropic-ai/sdk (Anthropic's uncached
+ * input_tokens), and the node-server-sdk exporting the Vercel AI SDK's legacy spans, which it
+ * rewrites.
  */
 
 import { createOpenAI } from "@ai-sdk/openai";
