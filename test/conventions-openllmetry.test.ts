@@ -7,12 +7,21 @@
  * - @traceloop/instrumentation-openai 0.22 (the older, still common encoding: llm.request.type,
  *   indexed gen_ai.prompt.N.* / gen_ai.completion.N.*, gen_ai.usage.prompt_tokens) with a
  *   NodeTracerProvider.
- * Both support openai < 7 (0.22: < 6), so they wrap the v6 and v5 clients.
+ * Both support openai < 7 (0.22: < 6), so they wrap the v6 and v5 clients. Besides:
+ * @traceloop/instrumentation-anthropic around @anthropic-ai/sdk (Anthropic's uncached
+ * input_tokens), and the node-server-sdk exporting the Vercel AI SDK's legacy spans, which it
+ * rewrites.
  */
+
+import { createOpenAI } from "@ai-sdk/openai";
+import { LegacyOpenTelemetry } from "@ai-sdk/otel";
+import * as anthropicModule from "@anthropic-ai/sdk";
 import { trace } from "@opentelemetry/api";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { AnthropicInstrumentation } from "@traceloop/instrumentation-anthropic";
 import * as traceloop from "@traceloop/node-server-sdk";
+import { generateText } from "ai";
 import * as openaiV5 from "openai-v5";
 import * as openaiV6 from "openai-v6";
 import { OpenAIInstrumentation as LegacyOpenAIInstrumentation } from "traceloop-instrumentation-openai-legacy";
@@ -70,6 +79,18 @@ beforeAll(async () => {
   const legacy = new LegacyOpenAIInstrumentation({ traceContent: true });
   legacy.setTracerProvider(legacyProvider);
   legacy.manuallyInstrument(openaiV5.OpenAI);
+  const anthropicInstrumentation = new AnthropicInstrumentation({ traceContent: true });
+  anthropicInstrumentation.setTracerProvider(legacyProvider);
+  // The manual entry point also wraps the legacy Completions resource, which @anthropic-ai/sdk
+  // 1.x no longer has: a stand-in takes that wrap, Messages is the SDK's own.
+  const { Anthropic } = anthropicModule;
+  const withCompletions = Object.assign(Object.create(Anthropic), { Completions: class {} });
+  // The instrumentation types the module against the CommonJS build's declarations.
+  type AnthropicModule = Parameters<typeof anthropicInstrumentation.manuallyInstrument>[0];
+  anthropicInstrumentation.manuallyInstrument({
+    ...anthropicModule,
+    Anthropic: withCompletions,
+  } as unknown as AnthropicModule);
 });
 
 afterAll(async () => {
@@ -164,6 +185,42 @@ describe("OpenLLMetry: @traceloop/node-server-sdk", () => {
   });
 });
 
+describe("OpenLLMetry: @traceloop/node-server-sdk exporting the Vercel AI SDK's legacy spans", () => {
+  it("rewritten-ai-spans-keep-their-content-and-provider", async () => {
+    // The SDK's span processor rewrites the AI SDK's ai.* keys (transformAiSdkSpanAttributes)
+    // before they leave the process: prompt and response move to gen_ai.input / output.messages,
+    // ai.model.* is deleted. (ai 7 writes no ai.telemetry.metadata.*, which it would move to
+    // traceloop.association.properties.*: the normalizer test covers those.)
+    const openai = createOpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1` });
+    let traceId = "";
+    await traceloop.withWorkflow({ name: "ai_sdk_flow" }, async () => {
+      traceId = trace.getActiveSpan()?.spanContext().traceId ?? "";
+      await generateText({
+        model: openai.chat("gpt-4o-mini"),
+        prompt: "Where is my parcel?",
+        experimental_telemetry: { isEnabled: true, integrations: [new LegacyOpenTelemetry()] },
+      });
+    });
+    await traceloop.forceFlush();
+
+    const t = await traceOf(traceId);
+    expect(t.calls).toHaveLength(1);
+    const c = t.calls[0] as Row;
+    expect(c).toMatchObject({
+      convention: "vercel_ai",
+      provider: "openai",
+      operation: "chat",
+      request_model: "gpt-4o-mini",
+      response_model: "gpt-4o-mini-2024-07-18",
+      tokens_estimated: 0,
+    });
+    expect(parsed(c["input"])).toEqual([{ role: "user", parts: [{ type: "text", content: "Where is my parcel?" }] }]);
+    expect(parsed(c["output"])).toMatchObject([
+      { role: "assistant", parts: [{ type: "text", content: "Echo: Where is my parcel?" }] },
+    ]);
+  });
+});
+
 describe("OpenLLMetry: @traceloop/instrumentation-openai 0.22 (indexed keys)", () => {
   it("indexed-prompt-and-completion-keys-become-messages-and-usage", async () => {
     const client = new openaiV5.OpenAI({ apiKey: "sk-test", baseURL: `${fake.url}/v1`, maxRetries: 0 });
@@ -231,5 +288,50 @@ describe("OpenLLMetry: @traceloop/instrumentation-openai 0.22 (indexed keys)", (
     expect(parsed(textRows[0]?.["input"])).toEqual([
       { role: "user", parts: [{ type: "text", content: "Say hi politely" }] },
     ]);
+  });
+});
+
+describe("OpenLLMetry: @traceloop/instrumentation-anthropic 0.27", () => {
+  it("anthropic-input-tokens-get-the-cache-write-and-read-added-back", async () => {
+    const client = new anthropicModule.Anthropic({ apiKey: "sk-ant-test", baseURL: fake.url, maxRetries: 0 });
+    fake.reset();
+    const system = `You are the returns assistant of shop ${process.pid}. Refunds within 30 days.`;
+    const body = {
+      model: "claude-sonnet-4-6",
+      max_tokens: 64,
+      system: [{ type: "text" as const, text: system, cache_control: { type: "ephemeral" as const } }],
+      // Longer than the cached system prompt: a cache smaller than the input it is part of.
+      messages: [{ role: "user" as const, content: `Can I return my boots? ${"They pinch at the heel. ".repeat(12)}` }],
+    };
+    const write = await client.messages.create(body);
+    const read = await client.messages.create(body);
+    await legacyProvider.forceFlush();
+    // Anthropic's input_tokens leaves the cached prefix out; the span copies it as is.
+    expect(write.usage.cache_creation_input_tokens).toBeGreaterThan(0);
+    expect(read.usage.cache_read_input_tokens).toBeGreaterThan(0);
+    expect(read.usage.input_tokens).toBeGreaterThan(read.usage.cache_read_input_tokens ?? 0);
+
+    const spans = legacySpans
+      .getFinishedSpans()
+      .filter((s) => s.instrumentationScope.name === "@traceloop/instrumentation-anthropic");
+    const [writeSpan, readSpan] = spans.slice(-2);
+    const writeRow = (await traceOf(writeSpan?.spanContext().traceId ?? "")).calls[0];
+    const readRow = (await traceOf(readSpan?.spanContext().traceId ?? "")).calls[0];
+    const cacheWrite = write.usage.cache_creation_input_tokens ?? 0;
+    const cacheRead = read.usage.cache_read_input_tokens ?? 0;
+    expect(writeRow).toMatchObject({
+      convention: "openllmetry",
+      provider: "anthropic",
+      input_tokens: write.usage.input_tokens + cacheWrite,
+      cache_write_tokens: cacheWrite,
+      cache_read_tokens: 0,
+      output_tokens: write.usage.output_tokens,
+      tokens_estimated: 0,
+    });
+    expect(readRow).toMatchObject({
+      input_tokens: read.usage.input_tokens + cacheRead,
+      cache_read_tokens: cacheRead,
+      cache_write_tokens: 0,
+    });
   });
 });

@@ -161,6 +161,25 @@ describe("Vercel AI SDK, current OTel GenAI spans (@ai-sdk/otel OpenTelemetry)",
     });
   });
 
+  it("reasoning-tokens-from-the-usage-details-the-integration-adds", async () => {
+    // With `usage: true` the chat span carries ai.usage.outputTokenDetails.*, the only place the
+    // current spans give reasoning tokens.
+    const withUsage = new OpenTelemetry({ usage: true });
+    const result = await generateText({
+      model: openai.chat("o4-mini"),
+      prompt: "Plan my week",
+      telemetry: { isEnabled: true, integrations: [withUsage] },
+    });
+    await provider.forceFlush();
+    const chat = lastSpan("chat o4-mini");
+    const t = await traceOf(chat.spanContext().traceId);
+    const visible = countWords("Echo: Plan my week");
+    const reasoning = reasoningTokensFor(visible, undefined);
+    expect(result.usage.outputTokenDetails.reasoningTokens).toBe(reasoning);
+    expect(t.calls).toHaveLength(1);
+    expect(t.calls[0]).toMatchObject({ output_tokens: visible + reasoning, reasoning_tokens: reasoning });
+  });
+
   it("embed-outer-and-inner-embeddings-spans-count-once", async () => {
     const res = await embed({
       model: openai.embedding("text-embedding-3-small"),
@@ -171,7 +190,10 @@ describe("Vercel AI SDK, current OTel GenAI spans (@ai-sdk/otel OpenTelemetry)",
     const spans = local.getFinishedSpans().filter((s) => s.name === "embeddings text-embedding-3-small");
     const inner = spans[spans.length - 2] as ReadableSpan;
     const t = await traceOf(inner.spanContext().traceId);
-    expect(t.spans.filter((s) => s["is_llm_call"] === 1)).toHaveLength(2);
+    // The outer span groups the inner one: its row says it is no call, as it has no call row.
+    expect(t.spans.filter((s) => s["is_llm_call"] === 1).map((s) => s["span_id"])).toEqual([
+      inner.spanContext().spanId,
+    ]);
     expect(t.calls).toHaveLength(1);
     expect(t.calls[0]).toMatchObject({
       // The inner span (the provider request) carries the usage and is kept.

@@ -95,4 +95,41 @@ describe("cross-batch de-duplication and retries", () => {
     await collector.writer.flush();
     expect((await fetchTrace(collector, TRACE)).calls).toHaveLength(1);
   });
+
+  it("a-wrapper-arriving-in-a-later-request-is-no-call-in-spans", async () => {
+    // An exporter cuts batches by size and time: the framework span around a stored call comes
+    // in a later request. Its call is dropped as a copy; its span row must not say it is a call.
+    const trace = "8cf2b2d3e4f5061728394a5b6c7d8e9f";
+    const chat = (spanId: string, parentSpanId: string) => ({
+      traceId: trace,
+      spanId,
+      parentSpanId,
+      name: "chat gpt-4o-mini",
+      kind: 3,
+      startTimeUnixNano: "1793534400000000000",
+      endTimeUnixNano: "1793534400400000000",
+      attributes: [
+        strAttr("gen_ai.operation.name", "chat"),
+        strAttr("gen_ai.provider.name", "openai"),
+        strAttr("gen_ai.request.model", "gpt-4o-mini"),
+        intAttr("gen_ai.usage.input_tokens", 12),
+        intAttr("gen_ai.usage.output_tokens", 5),
+      ],
+    });
+    const send = (span: unknown) =>
+      collector.app.inject({
+        method: "POST",
+        url: "/v1/traces",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify(otlpJsonTraces("split-app", [span], "app")),
+      });
+    expect((await send(chat("b1b2c3d4e5f60718", "c1c2c3d4e5f60718"))).statusCode).toBe(200);
+    expect((await send(chat("c1c2c3d4e5f60718", ""))).statusCode).toBe(200);
+    await collector.writer.flush();
+    const t = await fetchTrace(collector, trace);
+    expect(t.calls).toHaveLength(1);
+    expect(t.calls[0]).toMatchObject({ span_id: "b1b2c3d4e5f60718" });
+    const marks = Object.fromEntries(t.spans.map((s) => [s["span_id"], s["is_llm_call"]]));
+    expect(marks).toEqual({ b1b2c3d4e5f60718: 1, c1c2c3d4e5f60718: 0 });
+  });
 });

@@ -13,7 +13,7 @@ import type { Logger } from "./logger.js";
 import type { CollectorMetrics } from "./metrics/collector-metrics.js";
 import type { DecodedSpan } from "./otlp/types.js";
 import type { BatchWriter } from "./storage/batch-writer.js";
-import { LLM_CALLS_COLUMNS, parseLine } from "./storage/row-format.js";
+import { LLM_CALLS_COLUMNS, parseLine, SPANS_COLUMNS } from "./storage/row-format.js";
 
 export type { CallSummary, PipelineStages } from "./ingest/process-batch.js";
 export { telemetryScoreId } from "./ingest/process-batch.js";
@@ -144,6 +144,31 @@ export class IngestPipeline {
   }
 }
 
+const SPAN_TRACE_ID = SPANS_COLUMNS.indexOf("trace_id");
+const SPAN_SPAN_ID = SPANS_COLUMNS.indexOf("span_id");
+const SPAN_IS_LLM_CALL = SPANS_COLUMNS.indexOf("is_llm_call");
+
+/**
+ * The span rows of calls dropped as copies of a stored call from another span get
+ * is_llm_call 0: they have no llm_calls row (as within a batch, see process-batch). The same
+ * span sent again keeps its mark, since its row stands for the stored call's span.
+ */
+function markNotCalls(batch: ProcessedBatch, indexes: readonly number[]): void {
+  const keys = new Set<string>();
+  for (const i of indexes) {
+    const c = batch.calls[i];
+    if (c !== undefined) keys.add(`${c.trace_id}/${c.span_id}`);
+  }
+  const lines = batch.spans.text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const fields = (lines[i] as string).split("\t");
+    if (fields[SPAN_IS_LLM_CALL] !== "1" || !keys.has(`${fields[SPAN_TRACE_ID]}/${fields[SPAN_SPAN_ID]}`)) continue;
+    fields[SPAN_IS_LLM_CALL] = "0";
+    lines[i] = fields.join("\t");
+  }
+  batch.spans = { text: lines.join("\n"), rows: batch.spans.rows };
+}
+
 /**
  * Removes from `batch` the calls a stored row already counts (see RecentCalls), moving their
  * messages to `call_content` under the kept call when it has none. Rare: a split or re-sent
@@ -164,6 +189,7 @@ function dropCounted(batch: ProcessedBatch, verdict: CrossBatchVerdict): void {
       redacted: row["redacted"] === "1" ? 1 : 0,
     });
   }
+  if (verdict.otherSpans.length > 0) markNotCalls(batch, verdict.otherSpans);
   let text = "";
   for (let i = 0; i < batch.calls.length; i++) if (!drop.has(i)) text += `${lines[i]}\n`;
   batch.llm_calls = { text, rows: batch.calls.length - drop.size };

@@ -191,6 +191,14 @@ describe("lookup: exact ids, aliases and snapshots", () => {
       "anthropic/claude-haiku-4-5@2025-10-15",
     );
     expect(priceId("aws.bedrock", "amazon.nova-pro-v1:0")).toBe("amazon/nova-pro@2024-12-03");
+    // Python OpenLLMetry's Bedrock instrumentation strips the vendor prefix.
+    expect(priceId("aws.bedrock", "claude-3-5-sonnet-20240620-v1:0")).toBe("anthropic/claude-3-5-sonnet@2024-06-20");
+    expect(nameCandidates("claude-3-5-sonnet-20240620-v1:0")).toEqual([
+      "claude-3-5-sonnet-20240620-v1:0",
+      "claude-3-5-sonnet-20240620",
+      "claude-3-5-sonnet",
+      "claude-3-5-sonnet-20240620-v1",
+    ]);
     expect(priceId("aws.bedrock", "us.amazon.nova-micro-v1:0")).toBe("amazon/nova-micro@2024-12-03");
     expect(priceId("bedrock", "amazon.nova-premier-v1:0")).toBe("amazon/nova-premier@2025-04-30");
     expect(priceId("gcp.vertex_ai", "claude-3-5-sonnet-v2@20241022")).toBe("anthropic/claude-3-5-sonnet@2024-06-20");

@@ -271,6 +271,9 @@ const SNAPSHOT_SUFFIXES: readonly RegExp[] = [
 const BEDROCK_ID =
   /^(?:[a-z]{2,6}(?:-[a-z]+)?\.)?(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen)\.(.+)$/;
 const BEDROCK_VERSION = /(?:-v\d+)?(?::\d+)?$|-\d+:\d+$/;
+// A Bedrock id whose vendor prefix the sender stripped (Python OpenLLMetry's Bedrock
+// instrumentation: claude-3-5-sonnet-20240620-v1:0): the version suffix still tells it.
+const BEDROCK_BARE_VERSION = /-v\d+:\d+$/;
 
 // OpenAI fine-tuned models: ft:<base model>[:<org>:<suffix>:<id>[:ckpt-step-N]]
 const FINE_TUNED_ID = /^ft:([^:]+)/;
@@ -322,6 +325,7 @@ export function nameCandidates(model: string): string[] {
   }
   const bedrock = BEDROCK_ID.exec(base);
   if (bedrock?.[1] !== undefined) addWithSnapshots(bedrock[1].replace(BEDROCK_VERSION, ""));
+  else if (BEDROCK_BARE_VERSION.test(base)) addWithSnapshots(base.replace(BEDROCK_BARE_VERSION, ""));
   const colon = base.indexOf(":");
   if (colon > 0) addWithSnapshots(base.slice(0, colon));
   return out;

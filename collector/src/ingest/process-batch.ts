@@ -247,7 +247,10 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
     let scoreRows = 0;
     let normalizeFailures = 0;
     const pending: NormalizedCall[] = [];
-    const links: SpanLink[] = [];
+    // Span rows are encoded after de-duplication: a span whose call is dropped as a copy of
+    // another (an AI SDK embedMany `embeddings` span around its inner ones) is a grouping, and
+    // its row must say so (is_llm_call 0), as it has no llm_calls row.
+    const spanRowsOut: SpanRow[] = [];
     for (const span of input) {
       let n: NormalizedSpan;
       try {
@@ -258,9 +261,7 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
         continue;
       }
       redactSpanContent(n.spanRow, stages.redact);
-      spansText += encodeLine(SPANS_COLUMNS, n.spanRow);
-      spanRows++;
-      links.push(n.spanRow);
+      spanRowsOut.push(n.spanRow);
       if (n.call) pending.push(n.call);
       for (const s of n.scores) {
         scoresText += scoreLine(scoreRow(span.traceId, span.spanId, s, "telemetry"));
@@ -270,7 +271,19 @@ export function createBatchProcessor(config: Config, stages: PipelineStages): Ba
     let callsText = "";
     const calls: CallSummary[] = [];
     let byId: Map<string, DecodedSpan> | undefined;
-    for (const c of pending.length > 1 ? stages.dedupeCalls(pending, links) : pending) {
+    const kept = pending.length > 1 ? stages.dedupeCalls(pending, spanRowsOut) : pending;
+    if (kept.length < pending.length) {
+      const stored = new Set<string>();
+      for (const c of kept) stored.add(`${c.trace_id}/${c.span_id}`);
+      for (const row of spanRowsOut) {
+        if (row.is_llm_call === 1 && !stored.has(`${row.trace_id}/${row.span_id}`)) row.is_llm_call = 0;
+      }
+    }
+    for (const row of spanRowsOut) {
+      spansText += encodeLine(SPANS_COLUMNS, row);
+      spanRows++;
+    }
+    for (const c of kept) {
       if (c.parent_span_id !== "" && (c.user_id === "" || c.session_id === "" || c.team === "")) {
         if (!byId) {
           byId = new Map();

@@ -33,6 +33,11 @@ interface Entry extends DedupeCandidate {
 export interface CrossBatchVerdict {
   /** Indexes (in the batch's call order) of calls already counted by a stored one. */
   drop: number[];
+  /**
+   * The dropped calls that are another span than the stored one (a wrapper, a wrapped call, a
+   * sibling), not the same span sent again: their span rows are groupings, not calls.
+   */
+  otherSpans: number[];
   /** For each dropped call whose messages the kept call lacks: the kept call's ids. */
   contentFor: Array<{ index: number; trace_id: string; span_id: string; timestamp: number }>;
   /**
@@ -42,7 +47,7 @@ export interface CrossBatchVerdict {
   rollback(): void;
 }
 
-const NONE: CrossBatchVerdict = Object.freeze({ drop: [], contentFor: [], rollback() {} });
+const NONE: CrossBatchVerdict = Object.freeze({ drop: [], otherSpans: [], contentFor: [], rollback() {} });
 
 /** An entry still counts: neither it nor the call it stands for was rolled back. */
 function live(e: Entry): boolean {
@@ -85,6 +90,7 @@ export class RecentCalls {
     const gaveContent: Entry[] = [];
     const verdict: CrossBatchVerdict = {
       drop: [],
+      otherSpans: [],
       contentFor: [],
       rollback: () => {
         for (const e of kept) {
@@ -107,6 +113,7 @@ export class RecentCalls {
       if (found.span_id !== e.span_id) {
         e.canonical = match;
         kept.push(e);
+        verdict.otherSpans.push(i);
       }
       verdict.drop.push(i);
       if (e.hasContent && !match.hasContent) {

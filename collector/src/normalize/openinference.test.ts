@@ -157,3 +157,24 @@ describe("openinference adapter", () => {
     expect(f).toMatchObject({ status: "error", error_type: "RateLimitError" });
   });
 });
+
+describe("openinference provider names", () => {
+  it.each([
+    ["azure", "openai", "azure.ai.openai"],
+    ["google", "vertexai", "gcp.vertex_ai"],
+    ["google", "google", "gcp.gemini"],
+    ["aws", "anthropic", "aws.bedrock"],
+    ["mistralai", "mistralai", "mistral_ai"],
+  ])("llm-provider-%s-llm-system-%s-is-%s", (provider, system, expected) => {
+    // The values of OpenInference's LLMProvider / LLMSystem enums (semantic conventions).
+    const f = extract(
+      makeSpan({
+        "openinference.span.kind": "LLM",
+        "llm.provider": provider,
+        "llm.system": system,
+        "llm.model_name": "m",
+      }),
+    );
+    expect(f.provider).toBe(expected);
+  });
+});

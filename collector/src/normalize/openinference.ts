@@ -83,13 +83,23 @@ function classify(span: DecodedSpan): SpanClassification {
   };
 }
 
+/**
+ * `llm.provider` names the API host ("google" for both of Google's APIs), `llm.system` the model
+ * family, which says "vertexai" for Vertex AI.
+ */
+function providerOf(a: Attributes): string {
+  const provider = normalizeProvider(firstStr(a, PROVIDER_KEYS) ?? "");
+  if (provider === "gcp.gemini" && str(a, "llm.system")?.toLowerCase() === "vertexai") return "gcp.vertex_ai";
+  return provider;
+}
+
 function extract(span: DecodedSpan): CallFacts {
   const a = span.attributes;
   const facts = emptyFacts();
   facts.operation = operationOf(a);
   const invocation = objectAttr(a, "llm.invocation_parameters");
 
-  facts.provider = normalizeProvider(firstStr(a, PROVIDER_KEYS) ?? "");
+  facts.provider = providerOf(a);
   const responseModel = firstStr(a, RESPONSE_MODEL_KEYS) ?? "";
   const requestModel =
     firstStr(a, REQUEST_MODEL_KEYS) ??

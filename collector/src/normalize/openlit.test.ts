@@ -57,6 +57,35 @@ describe("openlit adapter", () => {
     });
   });
 
+  it("anthropic-input-tokens-get-the-cache-added-back-whatever-its-size", () => {
+    // As openlit 1.15 dist/instrumentation/anthropic/wrapper.js writes them: Anthropic's
+    // input_tokens as is, cache counts beside it (the Python instrumentation does the same).
+    const f = extract(
+      makeSpan({
+        "telemetry.sdk.name": "openlit",
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.request.is_stream": false,
+        "gen_ai.usage.input_tokens": 5000,
+        "gen_ai.usage.output_tokens": 100,
+        "gen_ai.usage.cache_read.input_tokens": 1000,
+      }),
+    );
+    expect(f).toMatchObject({ provider: "anthropic", input_tokens: 6000, cache_read_tokens: 1000, output_tokens: 100 });
+    // Other providers report the OTel total, cache inside.
+    expect(extract(makeSpan(VLLM_STREAM)).input_tokens).toBe(1500);
+  });
+
+  it("time-to-first-token-of-a-call-that-was-not-streamed-is-ignored", () => {
+    // Python OpenLIT sets gen_ai.server.time_to_first_token to the whole duration when
+    // gen_ai.request.is_stream is false.
+    const f = extract(
+      makeSpan({ ...VLLM_STREAM, "gen_ai.request.is_stream": false, "gen_ai.server.time_to_first_token": 1.2 }),
+    );
+    expect(f).toMatchObject({ ttft_ms: null, streamed: 0 });
+  });
+
   it("zero-cost-for-a-model-missing-from-openlit-prices-is-unknown", () => {
     expect(extract(makeSpan({ ...VLLM_STREAM, "gen_ai.usage.cost": 0 })).reportedCostUsd).toBeNull();
     const nothingUsed: Attributes = {

@@ -17,7 +17,7 @@
 import type { DecodedSpan } from "../otlp/types.js";
 import { bool, firstNum, firstStr, hasAny, str } from "./attr.js";
 import { otelMessages } from "./messages.js";
-import { extractOtelGenAi, isModelCallOperation, otelOperation, secondsToMs } from "./otel-genai.js";
+import { extractOtelGenAi, isModelCallOperation, normalizeProvider, otelOperation, secondsToMs } from "./otel-genai.js";
 import type { UsageKeys } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
 
@@ -47,6 +47,7 @@ const USAGE_KEYS: UsageKeys = {
 };
 const TTFT_SECONDS_KEYS = ["gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_chunk"] as const;
 const USER_KEYS = ["user.id", "gen_ai.request.user", "enduser.id"] as const;
+const PROVIDER_KEYS = ["gen_ai.provider.name", "gen_ai.system"] as const;
 const APP_KEYS = ["gen_ai.application_name", "service.name"] as const;
 
 function detect(span: DecodedSpan): boolean {
@@ -62,9 +63,20 @@ function classify(span: DecodedSpan): SpanClassification {
   return { convention: OPENLIT, operation, isModelCall: isModelCallOperation(operation) };
 }
 
+/**
+ * OpenLIT's Anthropic instrumentations write Anthropic's `input_tokens`, which leaves out cache
+ * reads and writes, as gen_ai.usage.input_tokens and the cache counts beside it (JS 1.15
+ * dist/instrumentation/anthropic/wrapper.js; Python openlit/instrumentation/anthropic/utils.py
+ * common_chat_logic). Its other providers report the OTel total.
+ */
+const INPUT_EXCLUDES_CACHE_PROVIDERS: ReadonlySet<string> = new Set(["anthropic"]);
+
 function extract(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = extractOtelGenAi(span, USAGE_KEYS);
+  const provider = normalizeProvider(firstStr(a, PROVIDER_KEYS) ?? "");
+  const facts = extractOtelGenAi(span, USAGE_KEYS, {
+    inputExcludesCache: INPUT_EXCLUDES_CACHE_PROVIDERS.has(provider),
+  });
 
   // OpenLIT writes the system prompt both into gen_ai.input.messages and into
   // gen_ai.system_instructions; prepending the latter would show it twice.
@@ -74,9 +86,17 @@ function extract(span: DecodedSpan): CallFacts {
     if (own.messages.some((m) => m.role === "system")) facts.input = own.json;
   }
 
-  const ttftSeconds = firstNum(a, TTFT_SECONDS_KEYS);
-  if (ttftSeconds !== undefined && ttftSeconds >= 0) facts.ttft_ms = secondsToMs(ttftSeconds);
-  if (facts.ttft_ms !== null || bool(a, "gen_ai.request.is_stream") === true) facts.streamed = 1;
+  // Python OpenLIT writes gen_ai.server.time_to_first_token on non-streamed calls too, as the
+  // whole duration: a call it says was not streamed has neither a first token nor a stream.
+  const isStream = bool(a, "gen_ai.request.is_stream");
+  if (isStream === false) {
+    facts.ttft_ms = null;
+    facts.streamed = 0;
+  } else {
+    const ttftSeconds = firstNum(a, TTFT_SECONDS_KEYS);
+    if (ttftSeconds !== undefined && ttftSeconds >= 0) facts.ttft_ms = secondsToMs(ttftSeconds);
+    if (facts.ttft_ms !== null || isStream === true) facts.streamed = 1;
+  }
 
   // OpenLIT writes 0 when its price list does not know the model: that is "unknown", not free.
   if (facts.reportedCostUsd === 0 && facts.input_tokens + facts.output_tokens > 0) facts.reportedCostUsd = null;

@@ -158,3 +158,22 @@ describe("openllmetry adapter", () => {
     expect(openLlmetryAdapter.detect(makeSpan({ "gen_ai.operation.name": "chat" }))).toBe(false);
   });
 });
+
+describe("openllmetry provider names", () => {
+  it.each([
+    // Python opentelemetry-instrumentation-bedrock: gen_ai.system "AWS".
+    ["opentelemetry.instrumentation.bedrock", "AWS", "aws.bedrock"],
+    // @traceloop/instrumentation-vertexai 0.27 (dist/index.js) and its Python twin: "Google".
+    ["@traceloop/instrumentation-vertexai", "Google", "gcp.vertex_ai"],
+    ["opentelemetry.instrumentation.vertexai", "Google", "gcp.vertex_ai"],
+    ["opentelemetry.instrumentation.google_generativeai", "Google", "gcp.gemini"],
+    ["opentelemetry.instrumentation.mistralai", "MistralAI", "mistral_ai"],
+    ["opentelemetry.instrumentation.openai.v1", "Azure", "azure.ai.openai"],
+  ])("scope-%s-system-%s-is-%s", (scope, system, expected) => {
+    const span = makeSpan(
+      { "llm.request.type": "chat", "gen_ai.system": system, "gen_ai.request.model": "m" },
+      { scope: { name: scope, version: "0.40.0" } },
+    );
+    expect(extract(span).provider).toBe(expected);
+  });
+});

@@ -42,10 +42,27 @@ const DETECT_KEYS = [
 ] as const;
 const SCOPE_PREFIX = "@traceloop/";
 
+/**
+ * Instrumentations that copy Anthropic's `input_tokens` (which leaves out cache reads and
+ * writes) into gen_ai.usage.input_tokens and write the cache counts beside it: the JS
+ * @traceloop/instrumentation-anthropic (0.27 `_endSpan`). The Python instrumentation adds the
+ * cache in, so the rule follows the scope, not the provider.
+ */
+const INPUT_EXCLUDES_CACHE_SCOPES: ReadonlySet<string> = new Set(["@traceloop/instrumentation-anthropic"]);
+
 const ASSOCIATION_PREFIX = "traceloop.association.properties.";
 const USER_PROPERTIES = [`${ASSOCIATION_PREFIX}user_id`, `${ASSOCIATION_PREFIX}userId`] as const;
 const SESSION_PROPERTIES = [`${ASSOCIATION_PREFIX}session_id`, `${ASSOCIATION_PREFIX}sessionId`] as const;
 const NOT_TAGS: ReadonlySet<string> = new Set(["user_id", "userId", "session_id", "sessionId"]);
+
+/**
+ * OpenLLMetry's Vertex AI instrumentations write gen_ai.system "Google", as its Gemini API ones
+ * do: the scope tells Vertex AI apart.
+ */
+const VERTEX_SCOPES: ReadonlySet<string> = new Set([
+  "@traceloop/instrumentation-vertexai",
+  "opentelemetry.instrumentation.vertexai",
+]);
 
 /** `llm.request.type` values -> operation names of the OTel convention. */
 const REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
@@ -102,8 +119,11 @@ function classify(span: DecodedSpan): SpanClassification {
 
 function extract(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = extractOtelGenAi(span, USAGE_KEYS);
+  const facts = extractOtelGenAi(span, USAGE_KEYS, {
+    inputExcludesCache: INPUT_EXCLUDES_CACHE_SCOPES.has(span.scope.name),
+  });
   facts.operation = operationOf(a);
+  if (facts.provider === "gcp.gemini" && VERTEX_SCOPES.has(span.scope.name)) facts.provider = "gcp.vertex_ai";
 
   if (facts.input === "") facts.input = stringifyMessages(indexedMessages(a, "gen_ai.prompt", "user"));
   if (facts.output === "") {

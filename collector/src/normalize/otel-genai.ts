@@ -18,7 +18,7 @@ import {
   otelMessages,
   stringifyMessages,
 } from "./messages.js";
-import { applyUsage, reportedUsage, type UsageKeys } from "./span-facts.js";
+import { applyUsage, reportedUsage, type UsageKeys, type UsageStyle } from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification, SpanScore } from "./types.js";
 
 export const OTEL_GENAI = "otel_genai";
@@ -61,11 +61,22 @@ const MODEL_CALL_OPERATIONS: ReadonlyMap<string, string> = new Map([
   ["embedding", "embeddings"],
 ]);
 
+/**
+ * Old spec names, and the names OpenLLMetry (gen_ai.system "AWS", "Google", "MistralAI") and
+ * OpenInference (llm.provider azure, google, aws; llm.system mistralai) write, as the spec's.
+ * Google's Vertex AI is told apart by the adapters that know it (OpenLLMetry's vertexai
+ * instrumentations, OpenInference's llm.system vertexai); plain "google" is the Gemini API.
+ */
 const PROVIDER_ALIASES: ReadonlyMap<string, string> = new Map([
   ["az.ai.openai", "azure.ai.openai"],
   ["az.ai.inference", "azure.ai.inference"],
+  ["azure", "azure.ai.openai"],
   ["vertex_ai", "gcp.vertex_ai"],
+  ["vertexai", "gcp.vertex_ai"],
   ["gemini", "gcp.gemini"],
+  ["google", "gcp.gemini"],
+  ["mistralai", "mistral_ai"],
+  ["aws", "aws.bedrock"],
   ["xai", "x_ai"],
   ["ibm.watson.ai", "ibm.watsonx.ai"],
 ]);
@@ -100,7 +111,11 @@ function classify(span: DecodedSpan): SpanClassification {
  * A span's facts read the GenAI-conventions way. Conventions built on them that spell token
  * counts their own way pass their keys, so usage is read once.
  */
-export function extractOtelGenAi(span: DecodedSpan, usageKeys: UsageKeys = USAGE_KEYS): CallFacts {
+export function extractOtelGenAi(
+  span: DecodedSpan,
+  usageKeys: UsageKeys = USAGE_KEYS,
+  usageStyle: UsageStyle = {},
+): CallFacts {
   const a = span.attributes;
 
   const ttftSeconds = firstNum(a, TTFT_SECONDS_KEYS);
@@ -140,7 +155,7 @@ export function extractOtelGenAi(span: DecodedSpan, usageKeys: UsageKeys = USAGE
     sessionId: firstStr(a, SESSION_KEYS) ?? "",
     tags: {},
   };
-  applyUsage(facts, reportedUsage(a, usageKeys));
+  applyUsage(facts, reportedUsage(a, usageKeys), usageStyle);
   return facts;
 }
 

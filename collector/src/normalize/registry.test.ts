@@ -163,6 +163,35 @@ describe("normalizeSpan", () => {
     ]);
   });
 
+  it("zero-usage-on-a-call-with-a-prompt-is-unknown-not-zero", () => {
+    // openlit 1.15 dist/instrumentation/vercel-ai/wrapper.js with ai >= 5: it reads
+    // usage.promptTokens / completionTokens (AI SDK 4's names), so it writes 0 / 0 and cost 0.
+    const openlitVercel = makeSpan(
+      {
+        "telemetry.sdk.name": "openlit",
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "vercel_ai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 0,
+        "gen_ai.usage.output_tokens": 0,
+        "gen_ai.usage.cost": 0,
+        "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"Where is my order?"}]}]',
+        "gen_ai.output.messages": '[{"role":"assistant","parts":[{"type":"text","content":"On its way."}]}]',
+      },
+      { scope: { name: "openlit", version: "1.15.0" } },
+    );
+    expect(normalizer.normalizeSpan(openlitVercel, "otlp").call).toMatchObject({
+      convention: "openlit",
+      usageMissing: true,
+      reportedCostUsd: null,
+    });
+    // A proxy cache hit used no tokens; a failed call may have used none; no prompt, nothing to go on.
+    const cacheHit = { ...CHAT_ATTRS, "gen_ai.usage.input_tokens": 0, "gen_ai.usage.output_tokens": 0 };
+    expect(normalizer.normalizeSpan(makeSpan(cacheHit), "otlp").call?.usageMissing).toBe(false);
+    const failed = makeSpan(openlitVercel.attributes, { status: { code: 2, message: "boom" } });
+    expect(normalizer.normalizeSpan(failed, "otlp").call?.usageMissing).toBe(false);
+  });
+
   it("invoke-agent-aggregate-gets-span-row-only", () => {
     const { call, spanRow } = normalizer.normalizeSpan(
       makeSpan({

@@ -162,6 +162,10 @@ export function createNormalizer(
         usageMissing: facts.usageMissing,
         reportedCostUsd: facts.reportedCostUsd,
       };
+      if (zeroUsageIsUnknown(call)) {
+        call.usageMissing = true;
+        if (call.reportedCostUsd === 0) call.reportedCostUsd = null;
+      }
     } else {
       service = serviceOf(span);
     }
@@ -198,6 +202,20 @@ export function createNormalizer(
   }
 
   return { normalizeSpan };
+}
+
+/**
+ * No tokens at all on a call that answered and has a prompt: a sender that read usage where its
+ * SDK no longer puts it (OpenLIT's Vercel AI wrapper reads AI SDK 4's promptTokens /
+ * completionTokens and writes 0 for ai 5+). A prompt is never free of tokens, so the usage is
+ * unknown, not zero: it is estimated from the content, never priced at $0. A proxy cache hit
+ * used no tokens, and a failed call may truly have used none.
+ */
+function zeroUsageIsUnknown(call: NormalizedCall): boolean {
+  if (call.usageMissing || call.cache_hit === 1 || call.status !== "ok" || call.input === "") return false;
+  return (
+    call.input_tokens === 0 && call.output_tokens === 0 && call.cache_read_tokens === 0 && call.cache_write_tokens === 0
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

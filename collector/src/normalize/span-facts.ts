@@ -262,17 +262,30 @@ export function implausibleTokens(n: number | undefined): boolean {
 }
 
 /**
+ * What an emitter is known to leave out of its totals. Where the emitter is known, this decides;
+ * the size test of correctUsage only covers senders whose style cannot be told, and it misses
+ * every call whose cache is smaller than its uncached input.
+ */
+export interface UsageStyle {
+  /** Input is the provider's uncached count (Anthropic's `input_tokens`): add cache reads and writes. */
+  inputExcludesCache?: boolean;
+  /** Output excludes reasoning (Gemini's `candidatesTokenCount`): add reasoning. */
+  outputExcludesReasoning?: boolean;
+}
+
+/**
  * Sets the token counts of `facts` from what the span reports, corrected (see correctUsage) and
  * rounded. Usage is missing when the span reports neither input nor output tokens.
  */
-export function applyUsage(facts: CallFacts, reported: ReportedUsage): void {
-  const usage = correctUsage({
-    input: reported.input ?? 0,
-    output: reported.output ?? 0,
-    cacheRead: reported.cacheRead ?? 0,
-    cacheWrite: reported.cacheWrite ?? 0,
-    reasoning: reported.reasoning ?? 0,
-  });
+export function applyUsage(facts: CallFacts, reported: ReportedUsage, style: UsageStyle = {}): void {
+  const cacheRead = reported.cacheRead ?? 0;
+  const cacheWrite = reported.cacheWrite ?? 0;
+  const reasoning = reported.reasoning ?? 0;
+  let input = reported.input ?? 0;
+  let output = reported.output ?? 0;
+  if (style.inputExcludesCache === true) input += cacheRead + cacheWrite;
+  if (style.outputExcludesReasoning === true) output += reasoning;
+  const usage = correctUsage({ input, output, cacheRead, cacheWrite, reasoning });
   facts.input_tokens = tokens(usage.input);
   facts.output_tokens = tokens(usage.output);
   facts.cache_read_tokens = tokens(usage.cacheRead);

@@ -123,6 +123,137 @@ describe("vercel_ai adapter, legacy ai.* spans", () => {
     },
   );
 
+  it("v5-google-output-tokens-get-the-reasoning-the-total-shows-they-leave-out", () => {
+    // AI SDK 5 @ai-sdk/google: outputTokens = candidatesTokenCount, reasoningTokens =
+    // thoughtsTokenCount, totalTokens = totalTokenCount (which counts both).
+    const f = extract(
+      makeSpan({
+        "ai.operationId": "ai.generateText.doGenerate",
+        "ai.model.provider": "google.generative-ai",
+        "ai.model.id": "gemini-2.5-flash",
+        "ai.usage.inputTokens": 1000,
+        "ai.usage.outputTokens": 500,
+        "ai.usage.totalTokens": 1800,
+        "ai.usage.reasoningTokens": 300,
+      }),
+    );
+    expect(f).toMatchObject({ input_tokens: 1000, output_tokens: 800, reasoning_tokens: 300 });
+    // A provider whose outputTokens includes reasoning (total = input + output) is left as is.
+    const openai = extract(
+      makeSpan({
+        "ai.operationId": "ai.generateText.doGenerate",
+        "ai.model.provider": "openai.chat",
+        "ai.model.id": "o4-mini",
+        "ai.usage.inputTokens": 1000,
+        "ai.usage.outputTokens": 800,
+        "ai.usage.totalTokens": 1800,
+        "ai.usage.reasoningTokens": 300,
+      }),
+    );
+    expect(openai).toMatchObject({ output_tokens: 800, reasoning_tokens: 300 });
+  });
+
+  it("v5-anthropic-input-tokens-get-the-cache-its-provider-metadata-shows-they-leave-out", () => {
+    // AI SDK 5 @ai-sdk/anthropic: inputTokens = usage.input_tokens, cachedInputTokens = the reads,
+    // the writes only in the provider metadata, which also carries Anthropic's raw usage.
+    const anthropicV5: Attributes = {
+      "ai.operationId": "ai.generateText.doGenerate",
+      "ai.model.provider": "anthropic.messages",
+      "ai.model.id": "claude-sonnet-4-5",
+      "ai.usage.inputTokens": 5000,
+      "ai.usage.outputTokens": 100,
+      "ai.usage.totalTokens": 5100,
+      "ai.usage.cachedInputTokens": 1000,
+      "ai.response.providerMetadata": JSON.stringify({
+        anthropic: {
+          usage: {
+            input_tokens: 5000,
+            output_tokens: 100,
+            cache_creation_input_tokens: 2000,
+            cache_read_input_tokens: 1000,
+          },
+          cacheCreationInputTokens: 2000,
+        },
+      }),
+    };
+    expect(extract(makeSpan(anthropicV5))).toMatchObject({
+      input_tokens: 8000,
+      output_tokens: 100,
+      cache_read_tokens: 1000,
+      cache_write_tokens: 2000,
+    });
+    // From v6 the SDK's inputTokens already includes the cache: it differs from the raw count.
+    const v6 = extract(
+      makeSpan({
+        ...anthropicV5,
+        "ai.usage.inputTokens": 8000,
+        "ai.usage.totalTokens": 8100,
+        "ai.usage.inputTokenDetails.cacheReadTokens": 1000,
+        "ai.usage.inputTokenDetails.cacheWriteTokens": 2000,
+      }),
+    );
+    expect(v6).toMatchObject({ input_tokens: 8000, cache_read_tokens: 1000, cache_write_tokens: 2000 });
+  });
+
+  it("generate-object-step-output-is-the-response-object", () => {
+    // @ai-sdk/otel LegacyOpenTelemetry.onObjectStepEnd: the object as JSON text, no ai.response.text.
+    const f = extract(
+      makeSpan({
+        "ai.operationId": "ai.generateObject.doGenerate",
+        "ai.model.provider": "openai.chat",
+        "ai.model.id": "gpt-4o-mini",
+        "ai.response.object": '{"city":"Lyon","days":3}',
+        "ai.response.finishReason": "stop",
+        "ai.usage.inputTokens": 30,
+        "ai.usage.outputTokens": 9,
+      }),
+    );
+    expect(JSON.parse(f.output)).toEqual([
+      { role: "assistant", parts: [{ type: "text", content: '{"city":"Lyon","days":3}' }], finish_reason: "stop" },
+    ]);
+  });
+
+  it("span-rewritten-by-traceloop-node-server-sdk-keeps-content-user-session-and-tags", () => {
+    // An AI SDK 4-6 doGenerate span after @traceloop/node-server-sdk 0.27
+    // transformAiSdkSpanAttributes (dist/index.js transformLLMSpans): metadata moved to
+    // traceloop.association.properties.*, messages to gen_ai.*.messages, ai.model.* deleted.
+    const f = extract(
+      makeSpan(
+        {
+          "ai.operationId": "ai.generateText.doGenerate",
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": "openai",
+          "gen_ai.request.model": "gpt-4o-mini",
+          "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+          "gen_ai.usage.input_tokens": 12,
+          "gen_ai.usage.output_tokens": 5,
+          "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: "Hi" }] }]),
+          "gen_ai.output.messages": JSON.stringify([
+            { role: "assistant", parts: [{ type: "text", content: "Hello!" }], finish_reason: "stop" },
+          ]),
+          "gen_ai.conversation.id": "s-9",
+          "traceloop.association.properties.userId": "u-9",
+          "traceloop.association.properties.sessionId": "s-9",
+          "traceloop.association.properties.plan": "pro",
+        },
+        { name: "chat gpt-4o-mini" },
+      ),
+    );
+    expect(f).toMatchObject({
+      provider: "openai",
+      request_model: "gpt-4o-mini",
+      input_tokens: 12,
+      output_tokens: 5,
+      userId: "u-9",
+      sessionId: "s-9",
+      tags: { plan: "pro" },
+    });
+    expect(JSON.parse(f.input)).toEqual([{ role: "user", parts: [{ type: "text", content: "Hi" }] }]);
+    expect(JSON.parse(f.output)).toEqual([
+      { role: "assistant", parts: [{ type: "text", content: "Hello!" }], finish_reason: "stop" },
+    ]);
+  });
+
   it("do-embed-is-an-embeddings-call-with-its-values-as-input", () => {
     const f = extract(
       makeSpan({
@@ -162,6 +293,17 @@ describe("vercel_ai adapter, current gen_ai spans", () => {
       streamed: 1,
       userId: "u-7",
     });
+  });
+
+  it("chat-span-reasoning-from-the-sdk-usage-details-key", () => {
+    // @ai-sdk/otel OpenTelemetry({ usage: true }) writes reasoning only under this key.
+    const f = extract(
+      makeSpan(
+        { ...chat, "gen_ai.usage.output_tokens": 900, "ai.usage.outputTokenDetails.reasoningTokens": 640 },
+        { scope: { name: "gen_ai", version: "" } },
+      ),
+    );
+    expect(f).toMatchObject({ output_tokens: 900, reasoning_tokens: 640 });
   });
 
   it("agent-and-step-spans-are-aggregates", () => {

@@ -19,12 +19,13 @@
  *   `ai.telemetry.functionId`, `ai.telemetry.metadata.<key>` (userId / sessionId by custom).
  */
 import type { Attributes, DecodedSpan } from "../otlp/types.js";
-import { firstNum, firstStr, json, num, parseJson, parseJsonLoose, str, strArray } from "./attr.js";
+import { firstNum, firstStr, json, num, parseJson, parseJsonLoose, str, strArray, toNum } from "./attr.js";
 import {
   type ChatMessage,
   firstFinishReason,
   fromOpenAiMessages,
   type MessagePart,
+  otelMessages,
   stringifyMessages,
   systemMessage,
 } from "./messages.js";
@@ -36,7 +37,17 @@ import {
   otelOperation,
   secondsToMs,
 } from "./otel-genai.js";
-import { addPrefixedTags, applyUsage, emptyFacts, isRecord, reportedUsage, type UsageKeys } from "./span-facts.js";
+import {
+  addPrefixedTags,
+  applyUsage,
+  emptyFacts,
+  implausibleTokens,
+  isRecord,
+  objectAttr,
+  reportedUsage,
+  type UsageKeys,
+  type UsageStyle,
+} from "./span-facts.js";
 import type { CallFacts, ConventionAdapter, SpanClassification } from "./types.js";
 
 export const VERCEL_AI = "vercel_ai";
@@ -49,22 +60,36 @@ const CURRENT_KEYS = ["gen_ai.client.operation.duration", "gen_ai.client.operati
 
 const METADATA_PREFIX = "ai.telemetry.metadata.";
 const CONTEXT_PREFIX = "ai.settings.context.";
+/**
+ * @traceloop/node-server-sdk (0.27 transformAiSdkSpanAttributes) rewrites the legacy spans it
+ * exports: ai.telemetry.metadata.<key> becomes traceloop.association.properties.<key> (the
+ * key's spelling kept, so userId), ai.prompt.messages gen_ai.input.messages,
+ * ai.response.text / object gen_ai.output.messages, ai.model.provider gen_ai.provider.name;
+ * ai.model.id and ai.response.model / id are deleted (the gen_ai.* copies stay) and
+ * ai.operationId is kept, so the span is still read here.
+ */
+const TRACELOOP_PREFIX = "traceloop.association.properties.";
 const USER_KEYS = [
   `${METADATA_PREFIX}userId`,
   `${METADATA_PREFIX}user_id`,
   `${CONTEXT_PREFIX}userId`,
   `${CONTEXT_PREFIX}user_id`,
+  `${TRACELOOP_PREFIX}userId`,
+  `${TRACELOOP_PREFIX}user_id`,
 ] as const;
 const SESSION_KEYS = [
   `${METADATA_PREFIX}sessionId`,
   `${METADATA_PREFIX}session_id`,
   `${CONTEXT_PREFIX}sessionId`,
   `${CONTEXT_PREFIX}session_id`,
+  `${TRACELOOP_PREFIX}sessionId`,
+  `${TRACELOOP_PREFIX}session_id`,
 ] as const;
 const NOT_TAGS: ReadonlySet<string> = new Set(["userId", "user_id", "sessionId", "session_id"]);
 
-// Legacy usage keys, newest spelling first. v5+ counts cached tokens inside inputTokens and
-// reasoning inside outputTokens, as the OTel convention does.
+// Legacy usage keys, newest spelling first. Since v6 the SDK's usage counts cached tokens inside
+// inputTokens and reasoning inside outputTokens, as the OTel convention does; v5 passed on what
+// each provider reported, which some providers did not (see legacyUsage).
 const USAGE_KEYS: UsageKeys = {
   input: ["ai.usage.inputTokens", "ai.usage.promptTokens", "gen_ai.usage.input_tokens", "ai.usage.tokens"],
   output: ["ai.usage.outputTokens", "ai.usage.completionTokens", "gen_ai.usage.output_tokens"],
@@ -80,6 +105,7 @@ const USAGE_KEYS: UsageKeys = {
   ],
   reasoning: ["ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens"],
 };
+const OTEL_PROVIDER_KEYS = ["gen_ai.provider.name", "gen_ai.system"] as const;
 const TTFT_MS_KEYS = ["ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"] as const;
 
 /** AI SDK provider ids whose first segment is not the provider name used elsewhere. */
@@ -124,10 +150,27 @@ function extract(span: DecodedSpan): CallFacts {
   return facts;
 }
 
-/** Current spans are OTel GenAI spans: the otel_genai facts plus the SDK's own TTFT key. */
+/**
+ * Usage keys of current chat spans: the GenAI keys, and for reasoning also the SDK's own
+ * `ai.usage.outputTokenDetails.reasoningTokens` (@ai-sdk/otel getDetailedUsageAttributes, written
+ * with the integration's `usage` option), the only place the current spans say it.
+ */
+const CURRENT_USAGE_KEYS: UsageKeys = {
+  input: ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"],
+  output: ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"],
+  cacheRead: ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"],
+  cacheWrite: ["gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_creation.input_tokens"],
+  reasoning: [
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "ai.usage.outputTokenDetails.reasoningTokens",
+  ],
+};
+
+/** Current spans are OTel GenAI spans: the otel_genai facts plus the SDK's own TTFT and usage keys. */
 function extractCurrent(span: DecodedSpan): CallFacts {
   const a = span.attributes;
-  const facts = extractOtelGenAi(span);
+  const facts = extractOtelGenAi(span, CURRENT_USAGE_KEYS);
   const ttftSeconds = num(a, "gen_ai.client.operation.time_to_first_chunk");
   if (facts.ttft_ms === null && ttftSeconds !== undefined && ttftSeconds >= 0) facts.ttft_ms = secondsToMs(ttftSeconds);
   if (facts.ttft_ms !== null) facts.streamed = 1;
@@ -138,12 +181,14 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
   const a = span.attributes;
   const facts = emptyFacts();
   facts.operation = legacyOperation(operationId).operation;
-  facts.provider = providerOf(str(a, "ai.model.provider") ?? str(a, "gen_ai.system") ?? "");
+  const provider = str(a, "ai.model.provider");
+  facts.provider =
+    provider === undefined ? normalizeProvider(firstStr(a, OTEL_PROVIDER_KEYS) ?? "") : providerOf(provider);
   facts.request_model = str(a, "ai.model.id") ?? str(a, "gen_ai.request.model") ?? "";
   facts.response_model = str(a, "ai.response.model") ?? str(a, "gen_ai.response.model") ?? "";
   facts.response_id = str(a, "ai.response.id") ?? str(a, "gen_ai.response.id") ?? "";
 
-  applyUsage(facts, reportedUsage(a, USAGE_KEYS));
+  legacyUsage(a, facts);
 
   let ttft = firstNum(a, TTFT_MS_KEYS);
   if (ttft === undefined) {
@@ -164,7 +209,14 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
   facts.request_params = legacyParams(a);
 
   facts.input = stringifyMessages(facts.operation === "embeddings" ? embedValues(a) : promptMessages(a));
-  const output = facts.operation === "embeddings" ? [] : responseMessages(a);
+  let output = facts.operation === "embeddings" ? [] : responseMessages(a);
+  if (facts.input === "" && a["gen_ai.input.messages"] !== undefined) {
+    facts.input = otelMessages(a["gen_ai.input.messages"] ?? null).json;
+  }
+  const otelOutput = a["gen_ai.output.messages"];
+  if (output.length === 0 && otelOutput !== undefined && otelOutput !== null) {
+    output = otelMessages(otelOutput, undefined, "assistant").messages;
+  }
   facts.output = stringifyMessages(output);
   facts.finish_reason =
     str(a, "ai.response.finishReason") ??
@@ -172,6 +224,40 @@ function extractLegacy(span: DecodedSpan, operationId: string): CallFacts {
     firstFinishReason(output) ??
     "";
   return facts;
+}
+
+/**
+ * Legacy usage, with the two AI SDK 5 provider styles that leave tokens out of the totals:
+ * - @ai-sdk/anthropic 2.x: inputTokens is Anthropic's `input_tokens` (cache reads and writes
+ *   left out), cachedInputTokens the reads, the writes only in
+ *   `ai.response.providerMetadata.anthropic.cacheCreationInputTokens`. The provider metadata also
+ *   carries Anthropic's raw usage: inputTokens equal to its `input_tokens` while it reports
+ *   cache says the cache is outside (from v6 the SDK's inputTokens includes it, so they differ).
+ * - @ai-sdk/google 2.x: outputTokens is Gemini's candidate count, thinking tokens apart in
+ *   reasoningTokens; totalTokens (Gemini's total) then equals input + output + reasoning, where
+ *   a count that includes reasoning gives input + output.
+ */
+function legacyUsage(a: Attributes, facts: CallFacts): void {
+  const reported = { ...reportedUsage(a, USAGE_KEYS) };
+  const style: UsageStyle = {};
+  const anthropic = objectAttr(a, "ai.response.providerMetadata")?.["anthropic"];
+  if (isRecord(anthropic)) {
+    const write = toNum(anthropic["cacheCreationInputTokens"]);
+    if (reported.cacheWrite === undefined && write !== undefined && !implausibleTokens(write)) {
+      reported.cacheWrite = write;
+    }
+    const raw = anthropic["usage"];
+    if (isRecord(raw) && reported.input !== undefined) {
+      const rawCache = (toNum(raw["cache_read_input_tokens"]) ?? 0) + (toNum(raw["cache_creation_input_tokens"]) ?? 0);
+      style.inputExcludesCache = rawCache > 0 && toNum(raw["input_tokens"]) === reported.input;
+    }
+  }
+  const total = num(a, "ai.usage.totalTokens");
+  const { input, output, reasoning } = reported;
+  if (total !== undefined && input !== undefined && output !== undefined && reasoning !== undefined) {
+    style.outputExcludesReasoning = reasoning > 0 && input + output + reasoning === total;
+  }
+  applyUsage(facts, reported, style);
 }
 
 /** "openai.chat" -> "openai"; a few ids map to the provider names the rest of tokenmeter uses. */
@@ -192,6 +278,7 @@ function addAttribution(a: Attributes, facts: CallFacts): void {
   if (session !== undefined) facts.sessionId = session;
   const tags: Record<string, string> = { ...facts.tags };
   addPrefixedTags(tags, a, METADATA_PREFIX, NOT_TAGS);
+  addPrefixedTags(tags, a, TRACELOOP_PREFIX, NOT_TAGS);
   const fn = str(a, "ai.telemetry.functionId");
   if (fn !== undefined) tags["function_id"] = fn;
   facts.tags = tags;
@@ -245,12 +332,15 @@ function promptMessages(a: Attributes): ChatMessage[] {
   return out;
 }
 
-/** `ai.response.text` plus `ai.response.toolCalls` as one assistant message. */
+/**
+ * `ai.response.text` (or, from generateObject / streamObject, the JSON `ai.response.object`)
+ * plus `ai.response.toolCalls` as one assistant message.
+ */
 function responseMessages(a: Attributes): ChatMessage[] {
   const parts: MessagePart[] = [];
   const reasoning = str(a, "ai.response.reasoning");
   if (reasoning !== undefined) parts.push({ type: "reasoning", content: reasoning });
-  const text = str(a, "ai.response.text");
+  const text = str(a, "ai.response.text") ?? str(a, "ai.response.object");
   if (text !== undefined) parts.push({ type: "text", content: text });
   const calls = json(a, "ai.response.toolCalls");
   if (Array.isArray(calls)) {
