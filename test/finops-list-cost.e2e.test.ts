@@ -6,12 +6,10 @@ import type { Config } from "../collector/src/config/schema.js";
 import { loadConfiguredPriceBook } from "../collector/src/finops/catalog.js";
 import { reprice } from "../collector/src/finops/reprice.js";
 import { FINOPS_MIGRATIONS } from "../collector/src/finops/schema.js";
-import { BatchWriter } from "../collector/src/storage/batch-writer.js";
-import { insertTable, MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
-import { Spool } from "../collector/src/storage/spool.js";
+import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import { llmCallRow } from "../collector/src/storage/test-row.js";
 import { intAttr, otlpJsonTraces, strAttr } from "./helpers/collector.js";
-import { embeddedStorage, silentLogger, tempDir, testConfig } from "./helpers/embedded.js";
+import { embeddedStorage, silentLogger, startedWriter, testConfig } from "./helpers/embedded.js";
 
 type Row = Record<string, unknown>;
 
@@ -148,17 +146,7 @@ describe("an install from before the staging path carried list_cost_usd upgrades
     const ctx = { database: old, contentRetentionDays: 30, retentionDays: 0 };
     await migrate(storage.client, ctx, [...MIGRATIONS.filter((m) => m.version !== 5), ...FINOPS_MIGRATIONS]);
     expect(await migrate(storage.client, ctx, [...MIGRATIONS, ...FINOPS_MIGRATIONS])).toEqual([5]);
-    const writer = new BatchWriter({
-      client: storage.client,
-      database: old,
-      spool: new Spool(tempDir("tm-spool-")),
-      insertTable: (table) => insertTable(undefined, table),
-      maxRows: 10,
-      maxDelayMs: 10,
-      maxQueueRows: 100,
-      maxSpoolBytes: 1024 * 1024,
-    });
-    await writer.start();
+    const writer = await startedWriter(storage, old);
     await writer.write("llm_calls", [
       llmCallRow({ timestamp: T0 * 1000, span_id: "a1", priced: 1, cost_usd: "0.88", list_cost_usd: "1" }),
     ]);

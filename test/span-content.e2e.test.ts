@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Collector } from "../collector/src/app.js";
-import { BatchWriter } from "../collector/src/storage/batch-writer.js";
 import type { StorageClient } from "../collector/src/storage/client.js";
-import { insertTable, MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
+import { MIGRATIONS, migrate } from "../collector/src/storage/migrations.js";
 import type { SpanRow } from "../collector/src/storage/rows.js";
-import { Spool } from "../collector/src/storage/spool.js";
 import { fetchTrace, listeningCollector, otlpJsonTraces, strAttr } from "./helpers/collector.js";
-import { embeddedStorage, tempDir } from "./helpers/embedded.js";
+import { embeddedStorage, startedWriter } from "./helpers/embedded.js";
 
 type Row = Record<string, unknown>;
 
@@ -149,17 +147,7 @@ describe("an install from before content_attributes upgrades in place", () => {
     expect(ingest?.q).toContain("`content_attributes` Map(String, String)");
     expect(view?.q).toMatch(/SELECT .*content_attributes FROM/);
 
-    const writer = new BatchWriter({
-      client: storage.client,
-      database: db,
-      spool: new Spool(tempDir("tm-spool-")),
-      insertTable: (table) => insertTable(undefined, table),
-      maxRows: 10,
-      maxDelayMs: 10,
-      maxQueueRows: 100,
-      maxSpoolBytes: 1024 * 1024,
-    });
-    await writer.start();
+    const writer = await startedWriter(storage, db);
     const row: SpanRow = {
       timestamp: Date.now() * 1000,
       end_timestamp: Date.now() * 1000,

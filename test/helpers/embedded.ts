@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { loadConfig } from "../../collector/src/config/load-config.js";
 import type { Config, ConfigInput } from "../../collector/src/config/schema.js";
 import { createLogger } from "../../collector/src/logger.js";
+import { BatchWriter } from "../../collector/src/storage/batch-writer.js";
 import { openStorage, type StorageClient } from "../../collector/src/storage/client.js";
+import { insertTable } from "../../collector/src/storage/migrations.js";
+import { Spool } from "../../collector/src/storage/spool.js";
 
 /**
  * Embedded ClickHouse (chdb) for tests. chdb binds one data directory per process and vitest
@@ -42,3 +45,19 @@ export function testConfig(dir: string, overrides: ConfigInput = {}): Config {
 }
 
 export const silentLogger = createLogger("silent");
+
+/** A started batch writer into `database` on a single node, with a spool of its own and quick, small batches. */
+export async function startedWriter(storage: StorageClient, database: string): Promise<BatchWriter> {
+  const writer = new BatchWriter({
+    client: storage.client,
+    database,
+    spool: new Spool(tempDir("tm-spool-")),
+    insertTable: (table) => insertTable(undefined, table),
+    maxRows: 10,
+    maxDelayMs: 10,
+    maxQueueRows: 100,
+    maxSpoolBytes: 1024 * 1024,
+  });
+  await writer.start();
+  return writer;
+}
